@@ -1,0 +1,56 @@
+#include "eshift/step_benchmark.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "eshift/decay_policy.h"
+#include "eshift/param_roles.h"
+#include "eshift/regularized_sgd.h"
+#include "eshift/trainer.h"
+
+namespace eshift {
+
+void BenchConfig::validate() const {
+  model.validate();
+  if (batch_size < 2) throw std::invalid_argument("--batch-size must be >= 2");
+  if (height < 1 || width < 1) throw std::invalid_argument("--image sizes must be >= 1");
+  if (reg != "none" && reg != "l2" && reg != "el2")
+    throw std::invalid_argument("unknown --reg '" + reg + "' (none, l2 or el2)");
+  if (steps < 1 || warmup < 0) throw std::invalid_argument("--steps must be >= 1 and --warmup >= 0");
+}
+
+BenchResult run_step_benchmark(const BenchConfig& config) {
+  config.validate();
+  const auto device = parse_device(config.device);
+  torch::manual_seed(config.seed);
+  ResNet model(config.model);
+  model->to(device);
+  model->train();
+  DecayFlags flags;
+  flags.wd = config.reg == "none" ? 0.0 : config.wd;
+  flags.el2 = config.reg == "el2";
+  flags.lam = config.lam;
+  flags.mineps = config.eps;
+  flags.nowd_conv = config.reg == "el2";
+  DecayPolicy policy(flags);
+  RegularizedSGD optimizer(policy.group(describe_parameters(*model)), RegularizedSGDOptions(0.01).momentum(0.9));
+  auto images = torch::randn({config.batch_size, config.model.in_channels, config.height, config.width}).to(device);
+  auto labels = torch::randint(config.model.num_classes, {config.batch_size}, torch::kInt64).to(device);
+
+  BenchResult result;
+  for (int i = 0; i < config.warmup + config.steps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    train_step(model, optimizer, images, labels);  // .item() inside synchronizes with the device
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (i >= config.warmup) result.step_seconds.push_back(s);
+  }
+  auto sorted = result.step_seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t n = sorted.size();
+  result.median_step_seconds = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  result.images_per_second = config.batch_size / result.median_step_seconds;
+  return result;
+}
+
+}  // namespace eshift
