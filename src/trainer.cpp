@@ -162,6 +162,7 @@ void write_text_atomic(const std::string& path, const std::string& text) {
 
 TrainResult train(const TrainConfig& config_in) {
   TrainConfig config = config_in;
+  config.schedule.epochs = config.epochs;  // cosine decays over the whole run
   config.validate();
   const auto device = parse_device(config.device);
 

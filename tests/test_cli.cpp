@@ -117,7 +117,7 @@ TEST(Cli, CorruptDataFilesAreNamed) {
 TEST(Cli, ShortRunLowersTheLossAndWritesMetrics) {
   if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   TempDir dir;
-  auto r = run(kQuick + " --epochs 3 --el2 --nowd-conv --out " + (dir / "run"));
+  auto r = run(kQuick + " --epochs 3 --cos --el2 --nowd-conv --out " + (dir / "run"));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("decay policy"), std::string::npos);
   EXPECT_NE(r.out.find("eps-l2[ws]"), std::string::npos) << r.out;
@@ -126,6 +126,9 @@ TEST(Cli, ShortRunLowersTheLossAndWritesMetrics) {
   for (const char* key : {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"})
     EXPECT_TRUE(m[0].contains(key)) << key;
   EXPECT_EQ(m[2]["epoch"].get<int>(), 3);
+  // cosine over the 3 epochs of the run: lr_e = 0.05·½(1 + cos(π·e/3))
+  for (int e = 0; e < 3; ++e)
+    EXPECT_NEAR(m[e]["lr"].get<double>(), 0.05 * 0.5 * (1 + std::cos(M_PI * e / 3)), 1e-12) << e;
   EXPECT_LT(m[2]["train_loss"].get<double>(), m[0]["train_loss"].get<double>());
   EXPECT_LT(m[2]["train_loss"].get<double>(), std::log(10.0));  // better than chance
   EXPECT_TRUE(std::filesystem::exists(dir / "run/checkpoint.pt"));

@@ -13,6 +13,18 @@ double max_abs(const torch::Tensor& t) { return t.abs().max().item<double>(); }
 // Sets p's gradient to g.
 void set_grad(torch::Tensor& p, const torch::Tensor& g) { p.mutable_grad() = g.clone(); }
 
+// CWN and WN ε-terms written out independently: λ((1 − ε/‖w−μ‖)(w − μ) + μ) and λ(1 − ε/‖w‖)w.
+torch::Tensor cwn_eps_term(const torch::Tensor& w, double lambda, double eps) {
+  auto f = w.reshape({w.size(0), -1});
+  auto mu = f.mean(1, true);
+  auto r = (f - mu).pow(2).sum(1, true).sqrt();
+  return (lambda * ((1 - eps / r) * (f - mu) + mu)).view(w.sizes());
+}
+torch::Tensor wn_eps_term(const torch::Tensor& w, double lambda, double eps) {
+  auto f = w.reshape({w.size(0), -1});
+  return (lambda * (1 - eps / f.pow(2).sum(1, true).sqrt()) * f).view(w.sizes());
+}
+
 // WS ε-term written out independently: λ((1 − ε/σ)(w − μ) + μ) per filter, σ unbiased.
 torch::Tensor ws_eps_term(const torch::Tensor& w, double lambda, double eps) {
   auto f = w.reshape({w.size(0), -1});
@@ -42,6 +54,8 @@ TEST(RegularizedSGD, TwoMomentumStepsMatchHandComputedUpdates) {
       {Regularizer::l2(lambda), [&](const torch::Tensor& w) { return lambda * w; }, 0},
       {Regularizer::decoupled(lambda), [](const torch::Tensor& w) { return torch::zeros_like(w); }, lambda},
       {Regularizer::eps_shifted(WeightFamily::WS, lambda, eps), [&](const torch::Tensor& w) { return ws_eps_term(w, lambda, eps); }, 0},
+      {Regularizer::eps_shifted(WeightFamily::CWN, lambda, eps), [&](const torch::Tensor& w) { return cwn_eps_term(w, lambda, eps); }, 0},
+      {Regularizer::eps_shifted(WeightFamily::WN, lambda, eps), [&](const torch::Tensor& w) { return wn_eps_term(w, lambda, eps); }, 0},
   };
   for (const auto& c : cases) {
     auto p = w0.clone().requires_grad_(true);

@@ -35,6 +35,23 @@ TEST(Regularizer, EpsShiftedGradientMatchesAutogradOfPenalty) {
       }
 }
 
+TEST(Regularizer, EpsShiftedGradientMatchesAutogradOnRandomShapes) {
+  torch::manual_seed(11);
+  for (int trial = 0; trial < 30; ++trial) {
+    auto dim = [](int64_t lo, int64_t hi) { return torch::randint(lo, hi + 1, {1}).item<int64_t>(); };
+    const int64_t k = trial % 3 == 0 ? 1 : dim(1, 5);  // 1×1 kernels every third trial
+    std::vector<int64_t> shape{dim(1, 9), dim(1, 6), k, k};
+    if (shape[1] * k * k < 2) shape[1] = 2;  // WS needs a fan-in of 2
+    auto w = torch::randn(shape, torch::kFloat64) * torch::rand({1}, torch::kFloat64).item<double>() * 2;
+    const double eps = torch::rand({1}, torch::kFloat64).item<double>();
+    for (auto family : kFamilies) {
+      auto r = Regularizer::eps_shifted(family, 1e-2, eps);
+      EXPECT_LT(max_rel_diff(r.gradient(w), autograd_gradient(r, w)), 1e-11)
+          << family_name(family) << " shape " << w.sizes() << " eps " << eps;
+    }
+  }
+}
+
 TEST(Regularizer, L2AndDecoupledGradientMatchAutograd) {
   torch::manual_seed(2);
   for (const auto& shape : kShapes) {
