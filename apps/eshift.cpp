@@ -83,6 +83,8 @@ void add_train_flags(CLI::App* app, TrainConfig& c, ModelFlags& model_flags, int
   app->add_option("--crop-padding", c.crop_padding, "random-crop padding in pixels (0 = off)")->capture_default_str();
   app->add_flag("!--no-flip", c.hflip, "no random horizontal flips");
   app->add_option("--seed", c.seed)->capture_default_str();
+  app->add_option("--probe-every", c.probe_every, "probe weights and gradients every k steps (0 = never)")
+      ->capture_default_str();
   app->add_option("--device", c.device, "cpu, cuda or cuda:N")->capture_default_str();
   app->add_option("--threads", threads, "CPU threads (default: all cores)")->capture_default_str();
 }

@@ -12,6 +12,9 @@ packages=(
   libcli11-dev            # command line parsing
   nlohmann-json3-dev      # metrics.jsonl, checkpoint metadata
   zlib1g-dev              # reading .gz IDX files
+  libprotobuf-dev protobuf-compiler  # TensorBoard event records
+  libboost-dev            # Boost.CRC (CRC32C of TensorBoard records)
+  gnuplot-nox             # figures of eshift report / experiments
 )
 
 missing=()

@@ -34,6 +34,7 @@ void TrainConfig::validate() const {
   check(!nesterov || (momentum > 0 && dampening == 0), "--nesterov needs --momentum > 0 and --dampening 0");
   check(crop_padding >= 0, "--crop-padding must be >= 0");
   check(!resume || !out_dir.empty(), "--resume needs --out DIR (the run directory to resume)");
+  check(probe_every >= 0, "--probe-every must be >= 0");
 }
 
 std::string TrainConfig::to_json() const {
@@ -65,6 +66,7 @@ std::string TrainConfig::to_json() const {
   j["hflip"] = hflip;
   j["seed"] = seed;
   j["device"] = device;
+  j["probe_every"] = probe_every;
   return j.dump();
 }
 
@@ -82,11 +84,12 @@ torch::Device parse_device(const std::string& name) {
 }
 
 std::pair<double, int64_t> train_step(ResNet& model, RegularizedSGD& optimizer, const torch::Tensor& images,
-                                      const torch::Tensor& labels) {
+                                      const torch::Tensor& labels, const std::function<void()>& before_update) {
   auto logits = model->forward(images);
   auto loss = torch::nn::functional::cross_entropy(logits, labels);
   optimizer.zero_grad();
   loss.backward();
+  if (before_update) before_update();
   optimizer.step();
   const int64_t correct = logits.argmax(1).eq(labels).sum().item<int64_t>();
   return {loss.item<double>(), correct};
@@ -124,33 +127,6 @@ std::pair<double, double> conv_filter_sigma(torch::nn::Module& model) {
 }
 
 namespace {
-std::string epoch_json(const EpochRecord& r) {
-  nlohmann::json j{{"epoch", r.epoch},           {"lr", r.lr},
-                   {"train_loss", r.train_loss}, {"train_acc", r.train_acc},
-                   {"test_loss", r.test_loss},   {"test_acc", r.test_acc},
-                   {"seconds", r.seconds},       {"sigma_min", r.sigma_min},
-                   {"sigma_mean", r.sigma_mean}};
-  return j.dump();
-}
-
-// Keeps the metrics lines of epochs <= `epochs` (used on resume: later lines belong to a lost run).
-void truncate_metrics(const std::string& path, int64_t epochs) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::string kept, line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    try {
-      if (nlohmann::json::parse(line).at("epoch").get<int64_t>() <= epochs) kept += line + "\n";
-    } catch (const std::exception&) {
-      // a torn last line from a crash: drop it
-    }
-  }
-  in.close();
-  std::ofstream(path + ".tmp") << kept;
-  std::filesystem::rename(path + ".tmp", path);
-}
-
 void write_text_atomic(const std::string& path, const std::string& text) {
   {
     std::ofstream out(path + ".tmp");
@@ -219,24 +195,23 @@ TrainResult train(const TrainConfig& config_in) {
 
   // ---- output directory, resume
   int start_epoch = 0;
-  std::string checkpoint_path, metrics_path;
+  std::string checkpoint_path;
+  std::unique_ptr<MetricsLog> log;
   if (!config.out_dir.empty()) {
-    std::filesystem::create_directories(config.out_dir);
     checkpoint_path = config.out_dir + "/checkpoint.pt";
-    metrics_path = config.out_dir + "/metrics.jsonl";
     if (config.resume) {
       auto info = load_checkpoint(checkpoint_path, *model, &optimizer, config.model, device);
       start_epoch = static_cast<int>(info.epoch);
-      truncate_metrics(metrics_path, start_epoch);
       std::cout << "resumed from " << checkpoint_path << " after epoch " << start_epoch << "\n";
-    } else {
-      if (std::filesystem::exists(checkpoint_path))
-        throw std::invalid_argument(config.out_dir + " already holds a run (checkpoint.pt): use --resume to "
-                                    "continue it or choose another --out");
-      std::ofstream(metrics_path, std::ios::trunc);
+    } else if (std::filesystem::exists(checkpoint_path)) {
+      throw std::invalid_argument(config.out_dir + " already holds a run (checkpoint.pt): use --resume to "
+                                  "continue it or choose another --out");
     }
+    std::filesystem::create_directories(config.out_dir);
+    log = std::make_unique<MetricsLog>(config.out_dir, config.resume ? start_epoch : -1);
     write_text_atomic(config.out_dir + "/config.json", config.to_json() + "\n");
   }
+  Probe probe(params, config.decay.mineps);
 
   // ---- epochs
   TrainResult result;
@@ -251,7 +226,14 @@ TrainResult train(const TrainConfig& config_in) {
     double loss_sum = 0;
     int64_t correct = 0, seen = 0, step = 0;
     while (auto batch = loader.next()) {
-      auto [loss, right] = train_step(model, optimizer, batch->images.to(device), batch->labels.to(device));
+      const int64_t global_step = int64_t(epoch) * loader.num_batches() + step + 1;
+      const bool probing = config.probe_every > 0 && global_step % config.probe_every == 0;
+      auto [loss, right] = train_step(model, optimizer, batch->images.to(device), batch->labels.to(device),
+                                      probing ? std::function<void()>([&] { probe.before_step(); }) : nullptr);
+      if (probing) {
+        result.probes.push_back(probe.after_step(global_step, epoch + 1, lr));
+        if (log) log->probe(result.probes.back());
+      }
       if (!std::isfinite(loss))
         throw std::runtime_error("training diverged: loss is " + std::to_string(loss) + " at epoch " +
                                  std::to_string(epoch + 1) + " step " + std::to_string(step + 1) +
@@ -272,6 +254,7 @@ TrainResult train(const TrainConfig& config_in) {
     EpochRecord rec;
     rec.epoch = epoch + 1;
     rec.lr = lr;
+    rec.step = int64_t(epoch + 1) * loader.num_batches();
     rec.train_loss = loss_sum / seen;
     rec.train_acc = double(correct) / seen;
     auto ev = evaluate(model, test_set, test_opts, device);
@@ -287,12 +270,12 @@ TrainResult train(const TrainConfig& config_in) {
                   rec.test_loss, 100 * rec.test_acc, rec.sigma_min, rec.sigma_mean, rec.seconds);
     bar.finish(summary);
     result.history.push_back(rec);
-    if (!config.out_dir.empty()) {
+    if (log) {
       // checkpoint first, then the metrics line: a crash between the two leaves a checkpoint ahead of
       // metrics.jsonl, never metrics claiming an epoch the checkpoint lacks
       save_checkpoint(checkpoint_path, *model, &optimizer,
                       {config.model, rec.epoch, config.to_json(), train_opts.mean, train_opts.std});
-      std::ofstream(metrics_path, std::ios::app) << epoch_json(rec) << "\n";
+      log->epoch(rec);
     }
   }
   return result;

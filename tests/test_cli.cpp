@@ -11,6 +11,7 @@
 
 #include "eshift/checkpoint.h"
 #include "eshift/resnet.h"
+#include "eshift/tensorboard.h"
 #include "test_util.h"
 
 using namespace eshift;
@@ -47,11 +48,15 @@ void expect_one_line_error(const Result& r, const std::string& needle) {
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
 }
 
-std::vector<nlohmann::json> metrics(const std::string& dir) {
+// The lines of metrics.jsonl of one kind ("epoch" or "probe").
+std::vector<nlohmann::json> metrics(const std::string& dir, const std::string& kind = "epoch") {
   std::vector<nlohmann::json> out;
   std::ifstream in(dir + "/metrics.jsonl");
   std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.at("kind") == kind) out.push_back(j);
+  }
   return out;
 }
 
@@ -117,7 +122,7 @@ TEST(Cli, CorruptDataFilesAreNamed) {
 TEST(Cli, ShortRunLowersTheLossAndWritesMetrics) {
   if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   TempDir dir;
-  auto r = run(kQuick + " --epochs 3 --cos --el2 --nowd-conv --out " + (dir / "run"));
+  auto r = run(kQuick + " --epochs 3 --cos --el2 --nowd-conv --probe-every 5 --out " + (dir / "run"));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("decay policy"), std::string::npos);
   EXPECT_NE(r.out.find("eps-l2[ws]"), std::string::npos) << r.out;
@@ -133,6 +138,22 @@ TEST(Cli, ShortRunLowersTheLossAndWritesMetrics) {
   EXPECT_LT(m[2]["train_loss"].get<double>(), std::log(10.0));  // better than chance
   EXPECT_TRUE(std::filesystem::exists(dir / "run/checkpoint.pt"));
   EXPECT_TRUE(std::filesystem::exists(dir / "run/config.json"));
+  // probes every 5 steps of 10 per epoch: steps 5, 10, …, 30, each with the 9 convs of resnet8
+  auto probes = metrics(dir / "run", "probe");
+  ASSERT_EQ(probes.size(), 6u);
+  EXPECT_EQ(probes[0]["step"].get<int>(), 5);
+  EXPECT_EQ(probes[0]["layers"].size(), 9u);
+  EXPECT_GT(probes[0]["layers"][0]["effective_lr"].get<double>(), 0.0);
+  // the TensorBoard file beside it holds the same epochs
+  std::string event_file;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "run"))
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) event_file = e.path();
+  ASSERT_FALSE(event_file.empty());
+  auto events = read_event_file(event_file);
+  int test_acc = 0;
+  for (const auto& s : events.scalars)
+    if (s.tag == "test/accuracy") EXPECT_FLOAT_EQ(s.value, m[test_acc++]["test_acc"].get<float>());
+  EXPECT_EQ(test_acc, 3);
 
   // eval reproduces the last test accuracy from the checkpoint
   auto e = run("eval --data " + std::string(ESHIFT_FASHION_MNIST) + " --test-subset 200 --checkpoint " +

@@ -5,12 +5,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "eshift/batch_loader.h"
 #include "eshift/decay_policy.h"
 #include "eshift/lr_schedule.h"
+#include "eshift/metrics_log.h"
 #include "eshift/regularized_sgd.h"
 #include "eshift/resnet.h"
 
@@ -38,19 +40,15 @@ struct TrainConfig {
   std::string out_dir;                   // empty: write nothing
   bool resume = false;                   // continue from out_dir/checkpoint.pt
   std::string label = "train";           // prefix of progress lines
+  int probe_every = 50;                  // probe weights/gradients every k steps (0 = never)
 
   void validate() const;                 // throws std::invalid_argument on impossible values
   std::string to_json() const;
 };
 
-struct EpochRecord {
-  int epoch = 0;  // 1-based: the number of completed epochs
-  double lr = 0, train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, seconds = 0;
-  double sigma_min = 0, sigma_mean = 0;  // per-filter σ over all conv weights, end of epoch
-};
-
 struct TrainResult {
   std::vector<EpochRecord> history;  // epochs run by this call (after a resume: the rest)
+  std::vector<ProbeRecord> probes;   // probes taken by this call
   bool interrupted = false;
 };
 
@@ -65,9 +63,11 @@ TrainResult train(const TrainConfig& config);
 struct EvalResult { double loss = 0, accuracy = 0; };
 EvalResult evaluate(ResNet& model, const ImageSet& set, const LoaderOptions& options, const torch::Device& device);
 
-// One training step; returns (mean loss, correct count) of the batch.
+// One training step; returns (mean loss, correct count) of the batch. `before_update`, when given,
+// runs after backward and before the optimizer step (where probes read gradients).
 std::pair<double, int64_t> train_step(ResNet& model, RegularizedSGD& optimizer, const torch::Tensor& images,
-                                      const torch::Tensor& labels);
+                                      const torch::Tensor& labels,
+                                      const std::function<void()>& before_update = nullptr);
 
 // min and mean of the per-filter (unbiased) σ over every normalized or plain conv weight.
 std::pair<double, double> conv_filter_sigma(torch::nn::Module& model);

@@ -1,0 +1,78 @@
+#include "eshift/metrics_log.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+namespace eshift {
+
+std::string EpochRecord::to_json() const {
+  nlohmann::json j{{"kind", "epoch"},          {"epoch", epoch},         {"step", step},
+                   {"lr", lr},                 {"train_loss", train_loss}, {"train_acc", train_acc},
+                   {"test_loss", test_loss},   {"test_acc", test_acc},   {"seconds", seconds},
+                   {"sigma_min", sigma_min},   {"sigma_mean", sigma_mean}};
+  return j.dump();
+}
+
+MetricsLog::MetricsLog(const std::string& dir, int resume_after_epoch) : jsonl_path_(dir + "/metrics.jsonl") {
+  std::string kept;
+  if (resume_after_epoch >= 0) {
+    std::ifstream in(jsonl_path_);
+    std::string line;
+    while (std::getline(in, line)) {
+      try {
+        if (nlohmann::json::parse(line).at("epoch").get<int>() <= resume_after_epoch) kept += line + "\n";
+      } catch (const std::exception&) {
+        // a torn last line from a crash: dropped
+      }
+    }
+  }
+  {
+    std::ofstream out(jsonl_path_ + ".tmp", std::ios::trunc);
+    out << kept;
+    if (!out) throw std::runtime_error(jsonl_path_ + ": cannot write");
+  }
+  std::filesystem::rename(jsonl_path_ + ".tmp", jsonl_path_);
+  tensorboard_ = std::make_unique<TensorBoardWriter>(dir);
+}
+
+void MetricsLog::append(const std::string& line) {
+  std::ofstream out(jsonl_path_, std::ios::app);
+  out << line << "\n";
+  if (!out) throw std::runtime_error(jsonl_path_ + ": cannot append");
+}
+
+void MetricsLog::epoch(const EpochRecord& r) {
+  append(r.to_json());
+  auto& tb = *tensorboard_;
+  tb.add_scalar("train/loss", r.train_loss, r.step);
+  tb.add_scalar("train/accuracy", r.train_acc, r.step);
+  tb.add_scalar("test/loss", r.test_loss, r.step);
+  tb.add_scalar("test/accuracy", r.test_acc, r.step);
+  tb.add_scalar("lr", r.lr, r.step);
+  tb.add_scalar("sigma/min_all_convs", r.sigma_min, r.step);
+  tb.add_scalar("sigma/mean_all_convs", r.sigma_mean, r.step);
+  tb.flush();
+}
+
+void MetricsLog::probe(const ProbeRecord& r) {
+  append(r.to_json());
+  auto& tb = *tensorboard_;
+  tb.add_scalar("probe/sigma_min", r.sigma_min, r.step);
+  tb.add_scalar("probe/effective_lr_median", r.effective_lr_median, r.step);
+  tb.add_scalar("probe/angular_update_median", r.angular_update_median, r.step);
+  tb.add_scalar("probe/grad_max_abs", r.grad_max_abs, r.step);
+  tb.add_scalar("probe/fp16_ratio", r.fp16_ratio, r.step);
+  tb.add_scalar("probe/frac_sigma_below_eps", r.frac_sigma_below_eps, r.step);
+  for (const auto& l : r.layers) {
+    tb.add_scalar("sigma_median/" + l.name, l.sigma.median, r.step);
+    tb.add_scalar("norm_median/" + l.name, l.norm.median, r.step);
+    tb.add_scalar("effective_lr/" + l.name, l.effective_lr, r.step);
+    tb.add_scalar("angular_update/" + l.name, l.angular_update, r.step);
+    tb.add_scalar("grad_max_abs/" + l.name, l.grad_max_abs, r.step);
+  }
+  tb.flush();
+}
+
+}  // namespace eshift
