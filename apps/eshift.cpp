@@ -12,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "eshift/audit.h"
 #include "eshift/checkpoint.h"
 #include "eshift/idx_reader.h"
 #include "eshift/step_benchmark.h"
@@ -200,6 +201,26 @@ int run_demo(TrainConfig base, const ModelFlags& model_flags, int threads, doubl
   return 0;
 }
 
+// ---------------------------------------------------------------- audit
+int run_audit(ModelSpec spec, const ModelFlags& model_flags, AuditOptions options, const std::string& image, int threads) {
+  model_flags.apply(spec);
+  set_threads(threads);
+  long long ch = 0, h = 0, w = 0;
+  char tail = 0;
+  if (std::sscanf(image.c_str(), "%lldx%lldx%lld%c", &ch, &h, &w, &tail) != 3 || ch < 1 || h < 1 || w < 1)
+    throw std::invalid_argument("--image must be CxHxW, e.g. 1x28x28, got '" + image + "'");
+  spec.in_channels = ch;
+  options.height = h;
+  options.width = w;
+  spec.validate();
+  std::printf("scale-invariance audit of %s (wnorm %s, norm %s), float64, train mode, batch %lld of %s, "
+              "scales 0.5 and 3, tolerance %g\n\n",
+              spec.name.c_str(), family_name(spec.wnorm).c_str(), spec.norm.c_str(), (long long)options.batch_size,
+              image.c_str(), options.tolerance);
+  std::fputs(audit_table(audit_scale_invariance(spec, options)).c_str(), stdout);
+  return 0;
+}
+
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 }  // namespace
@@ -243,6 +264,20 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--seed", bench_config.seed)->capture_default_str();
   bench_cmd->add_option("--threads", threads)->capture_default_str();
 
+  ModelSpec audit_spec;
+  ModelFlags audit_model;
+  AuditOptions audit_options;
+  std::string audit_image = "1x28x28";
+  auto* audit_cmd = app.add_subcommand("audit", "measure which parameters of a model are scale-invariant");
+  audit_model.add(audit_cmd, audit_spec);
+  audit_cmd->add_option("--image", audit_image, "input size CxHxW")->capture_default_str();
+  audit_cmd->add_option("--classes", audit_spec.num_classes)->capture_default_str();
+  audit_cmd->add_option("--batch-size", audit_options.batch_size)->capture_default_str();
+  audit_cmd->add_option("--tol", audit_options.tolerance, "relative output change below which a parameter counts as invariant")
+      ->capture_default_str();
+  audit_cmd->add_option("--seed", audit_options.seed)->capture_default_str();
+  audit_cmd->add_option("--threads", threads)->capture_default_str();
+
   TrainConfig demo_config;
   // default budget: about 4 minutes on a 2-core machine (20000 training images, 5 epochs, cosine)
   demo_config.train_subset = 20000;
@@ -275,6 +310,7 @@ int main(int argc, char** argv) {
     if (*eval_cmd) return run_eval(eval_checkpoint, eval_data, eval_subset, eval_device, threads);
     if (*bench_cmd) return run_bench(bench_config, bench_model, bench_image, threads);
     if (*demo_cmd) return run_demo(demo_config, demo_model, threads, demo_lambda);
+    if (*audit_cmd) return run_audit(audit_spec, audit_model, audit_options, audit_image, threads);
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "eshift: error: %s\n", first_line(e.what()).c_str());
