@@ -3,6 +3,9 @@
 //   eshift eval   --checkpoint F   evaluate a checkpoint on the test split
 //   eshift bench  [flags]      time training steps on random data
 //   eshift demo   [flags]      plain L2 vs ε-shifted L2 on Fashion-MNIST, side by side
+//   eshift audit  [flags]      which parameters of a model are scale-invariant, measured
+//   eshift experiment NAME     equivalence | underfit | collapse | seeds | equilibrium
+//   eshift report DIR...       figures and a Markdown summary of runs and experiments
 // Every error ends the program with one line "eshift: error: …" on stderr and exit status 1
 // (2 for command-line syntax errors).
 #include <CLI/CLI.hpp>
@@ -14,6 +17,8 @@
 
 #include "eshift/audit.h"
 #include "eshift/checkpoint.h"
+#include "eshift/experiments.h"
+#include "eshift/report.h"
 #include "eshift/idx_reader.h"
 #include "eshift/step_benchmark.h"
 #include "eshift/trainer.h"
@@ -96,6 +101,7 @@ int run_train(TrainConfig& c, const ModelFlags& model_flags, int threads) {
   set_threads(threads);
   auto result = train(c);
   if (result.interrupted) return 130;
+  if (result.diverged) throw std::runtime_error(result.stop_message);
   if (!c.out_dir.empty()) std::cout << "run written to " << c.out_dir << " (metrics.jsonl, checkpoint.pt)\n";
   return 0;
 }
@@ -181,9 +187,11 @@ int run_demo(TrainConfig base, const ModelFlags& model_flags, int threads, doubl
   }
   auto a = train(plain);
   if (a.interrupted) return 130;
+  if (a.diverged) throw std::runtime_error("plain L2 run: " + a.stop_message);
   std::printf("\n");
   auto b = train(shifted);
   if (b.interrupted) return 130;
+  if (b.diverged) throw std::runtime_error("ε-shifted L2 run: " + b.stop_message);
   const auto& ra = a.history.back();
   const auto& rb = b.history.back();
   double ta = 0, tb = 0;
@@ -218,6 +226,22 @@ int run_audit(ModelSpec spec, const ModelFlags& model_flags, AuditOptions option
               spec.name.c_str(), family_name(spec.wnorm).c_str(), spec.norm.c_str(), (long long)options.batch_size,
               image.c_str(), options.tolerance);
   std::fputs(audit_table(audit_scale_invariance(spec, options)).c_str(), stdout);
+  return 0;
+}
+
+// ---------------------------------------------------------------- experiment, report
+int run_experiment_cmd(const std::string& name, ExperimentOptions o, int threads) {
+  set_threads(threads);
+  if (o.out_dir.empty()) o.out_dir = "runs/" + name;
+  std::printf("experiment %s → %s\n\n", name.c_str(), o.out_dir.c_str());
+  auto r = run_experiment(name, o);
+  std::printf("\n%s\nsummary and figures: %s\n", r.table.c_str(), r.summary.c_str());
+  return 0;
+}
+
+int run_report(const std::vector<std::string>& dirs, std::string out_dir) {
+  if (out_dir.empty()) out_dir = (dirs.empty() ? std::string(".") : dirs.front()) + "/report";
+  std::printf("report written to %s\n", write_report(dirs, out_dir).c_str());
   return 0;
 }
 
@@ -278,6 +302,34 @@ int main(int argc, char** argv) {
   audit_cmd->add_option("--seed", audit_options.seed)->capture_default_str();
   audit_cmd->add_option("--threads", threads)->capture_default_str();
 
+  std::string experiment_name;
+  ExperimentOptions experiment;
+  experiment.data_dir = kDefaultDataDir;
+  auto* experiment_cmd = app.add_subcommand("experiment", "run one of the paper-claim experiments");
+  experiment_cmd->add_option("name", experiment_name, "equivalence | underfit | collapse | seeds | equilibrium")
+      ->required();
+  experiment_cmd->add_option("--out", experiment.out_dir, "output directory (default runs/NAME)");
+  experiment_cmd->add_option("--data", experiment.data_dir)->capture_default_str();
+  experiment_cmd->add_option("--model", experiment.model, "override the experiment's model");
+  experiment_cmd->add_option("--train-subset", experiment.train_subset, "override: first N training images (0 = all)");
+  experiment_cmd->add_option("--test-subset", experiment.test_subset, "override: first N test images (0 = all)");
+  experiment_cmd->add_option("--batch-size", experiment.batch_size, "override the batch size");
+  experiment_cmd->add_option("--epochs", experiment.epochs, "override the epochs of each run");
+  experiment_cmd->add_option("--steps", experiment.steps, "equivalence: steps (default 300)");
+  experiment_cmd->add_option("--lr", experiment.lr, "override the learning rate");
+  experiment_cmd->add_option("--lambda", experiment.lambda, "override the decay strength λ");
+  experiment_cmd->add_option("--eps", experiment.eps, "override ε of the ε-shifted runs");
+  experiment_cmd->add_option("--seeds", experiment.seeds, "seeds: number of seeds")->capture_default_str();
+  experiment_cmd->add_option("--seed", experiment.seed)->capture_default_str();
+  experiment_cmd->add_option("--device", experiment.device)->capture_default_str();
+  experiment_cmd->add_option("--threads", threads)->capture_default_str();
+
+  std::vector<std::string> report_dirs;
+  std::string report_out;
+  auto* report_cmd = app.add_subcommand("report", "figures (PNG) and report.md from run and experiment directories");
+  report_cmd->add_option("dirs", report_dirs, "run directories (metrics.jsonl) and experiment directories")->required();
+  report_cmd->add_option("--out", report_out, "where report.md and the figures go (default DIR1/report)");
+
   TrainConfig demo_config;
   // default budget: about 4 minutes on a 2-core machine (20000 training images, 5 epochs, cosine)
   demo_config.train_subset = 20000;
@@ -311,6 +363,8 @@ int main(int argc, char** argv) {
     if (*bench_cmd) return run_bench(bench_config, bench_model, bench_image, threads);
     if (*demo_cmd) return run_demo(demo_config, demo_model, threads, demo_lambda);
     if (*audit_cmd) return run_audit(audit_spec, audit_model, audit_options, audit_image, threads);
+    if (*experiment_cmd) return run_experiment_cmd(experiment_name, experiment, threads);
+    if (*report_cmd) return run_report(report_dirs, report_out);
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "eshift: error: %s\n", first_line(e.what()).c_str());

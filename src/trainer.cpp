@@ -234,10 +234,13 @@ TrainResult train(const TrainConfig& config_in) {
         result.probes.push_back(probe.after_step(global_step, epoch + 1, lr));
         if (log) log->probe(result.probes.back());
       }
-      if (!std::isfinite(loss))
-        throw std::runtime_error("training diverged: loss is " + std::to_string(loss) + " at epoch " +
-                                 std::to_string(epoch + 1) + " step " + std::to_string(step + 1) +
-                                 " (last good checkpoint: epoch " + std::to_string(epoch) + ")");
+      if (!std::isfinite(loss)) {
+        result.diverged = true;
+        result.stop_message = "training diverged: loss is " + std::to_string(loss) + " at epoch " +
+                              std::to_string(epoch + 1) + " step " + std::to_string(step + 1) +
+                              " (last good checkpoint: epoch " + std::to_string(epoch) + ")";
+        break;
+      }
       const int64_t b = batch->labels.size(0);
       loss_sum += loss * b;
       correct += right;
@@ -245,10 +248,15 @@ TrainResult train(const TrainConfig& config_in) {
       bar.update(++step, loss_sum / seen, double(correct) / seen, seen);
       if (g_stop_requested) break;
     }
+    if (result.diverged) {
+      bar.finish(config.label + ": " + result.stop_message);
+      break;
+    }
     if (g_stop_requested) {
-      bar.finish("interrupted in epoch " + std::to_string(epoch + 1) + "; the last checkpoint holds epoch " +
-                 std::to_string(epoch));
       result.interrupted = true;
+      result.stop_message = "interrupted in epoch " + std::to_string(epoch + 1) + "; the last checkpoint holds epoch " +
+                            std::to_string(epoch);
+      bar.finish(result.stop_message);
       break;
     }
     EpochRecord rec;

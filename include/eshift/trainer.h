@@ -49,7 +49,9 @@ struct TrainConfig {
 struct TrainResult {
   std::vector<EpochRecord> history;  // epochs run by this call (after a resume: the rest)
   std::vector<ProbeRecord> probes;   // probes taken by this call
-  bool interrupted = false;
+  bool interrupted = false;          // stopped by SIGINT/SIGTERM
+  bool diverged = false;             // stopped by a non-finite loss
+  std::string stop_message;          // why it stopped early
 };
 
 // Set by SIGINT/SIGTERM handlers: the loop stops after the current step (checkpoints stay at the

@@ -1,0 +1,81 @@
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "eshift/experiments_common.h"
+
+namespace eshift {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string>& experiment_names() {
+  static const std::vector<std::string> names = {"equivalence", "underfit", "collapse", "seeds", "equilibrium"};
+  return names;
+}
+
+ExperimentResult run_experiment(const std::string& name, const ExperimentOptions& o) {
+  if (name == "equivalence") return run_equivalence(o);
+  if (name == "underfit") return run_underfit(o);
+  if (name == "collapse") return run_collapse(o);
+  if (name == "seeds") return run_seeds(o);
+  if (name == "equilibrium") return run_equilibrium(o);
+  throw std::invalid_argument("unknown experiment '" + name +
+                              "' (equivalence, underfit, collapse, seeds or equilibrium)");
+}
+
+std::string prepare_experiment_dir(const std::string& dir) {
+  if (dir.empty()) throw std::invalid_argument("an experiment needs an output directory (--out)");
+  if (fs::exists(dir + "/summary.md"))
+    throw std::invalid_argument(dir + " already holds an experiment (summary.md): choose another --out");
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string write_summary(const std::string& dir, const std::string& markdown) {
+  const std::string path = dir + "/summary.md";
+  std::ofstream out(path);
+  out << markdown;
+  if (!out) throw std::runtime_error(path + ": cannot write");
+  return path;
+}
+
+TrainConfig experiment_run(const ExperimentOptions& o, const RunDefaults& d, const std::string& run_name,
+                           const std::string& dir) {
+  TrainConfig c;
+  c.model.name = o.model.value_or(d.model);
+  c.data_dir = o.data_dir;
+  c.train_subset = o.train_subset.value_or(d.train_subset);
+  c.test_subset = o.test_subset.value_or(d.test_subset);
+  c.batch_size = o.batch_size.value_or(d.batch_size);
+  c.epochs = o.epochs.value_or(d.epochs);
+  c.schedule.base_lr = o.lr.value_or(d.lr);
+  c.decay.wd = 0;
+  c.decay.lam = 0;
+  c.seed = o.seed;
+  c.device = o.device;
+  c.probe_every = d.probe_every;
+  c.out_dir = dir + "/" + run_name;
+  c.label = run_name;
+  return c;
+}
+
+TrainResult train_run(const TrainConfig& config) {
+  auto result = train(config);
+  if (result.interrupted) throw std::runtime_error(config.label + ": " + result.stop_message);
+  return result;
+}
+
+std::string mean_pm_std(const std::vector<double>& v, double scale, int decimals) {
+  if (v.empty()) return "–";
+  double m = 0, s = 0;
+  for (double x : v) m += x;
+  m /= v.size();
+  for (double x : v) s += (x - m) * (x - m);
+  s = v.size() > 1 ? std::sqrt(s / (v.size() - 1)) : 0;  // sample std
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f ± %.*f", decimals, scale * m, decimals, scale * s);
+  return buf;
+}
+
+}  // namespace eshift
