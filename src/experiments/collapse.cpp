@@ -9,7 +9,8 @@ namespace eshift {
 
 namespace {
 struct CollapseStats {
-  double sigma_min_end = NAN, sigma_min_run = NAN, sigma_median_end = NAN, grad_ratio_max = 0;
+  double sigma_min_end = NAN, sigma_min_run = NAN, sigma_median_end = NAN, grad_ratio_max = 0, grad_first = NAN,
+         grad_max = 0;
   int overflow_steps = 0, probes = 0;
 };
 
@@ -18,6 +19,8 @@ CollapseStats stats(const TrainResult& r) {
   for (const auto& p : r.probes) {
     s.sigma_min_run = std::isnan(s.sigma_min_run) ? p.sigma_min : std::min(s.sigma_min_run, p.sigma_min);
     s.grad_ratio_max = std::max(s.grad_ratio_max, p.fp16_ratio);
+    if (std::isnan(s.grad_first)) s.grad_first = p.grad_max_abs;
+    s.grad_max = std::max(s.grad_max, p.grad_max_abs);
     s.overflow_steps += p.fp16_ratio >= 1;
     ++s.probes;
   }
@@ -68,6 +71,9 @@ ExperimentResult run_collapse(const ExperimentOptions& o) {
   t << row;
   std::snprintf(row, sizeof row, "| largest gradient element / 65504 | %.3g | %.3g |\n", sa.grad_ratio_max,
                 sb.grad_ratio_max);
+  t << row;
+  std::snprintf(row, sizeof row, "| largest gradient element: first step → largest | %.3g → %.3g | %.3g → %.3g |\n",
+                sa.grad_first, sa.grad_max, sb.grad_first, sb.grad_max);
   t << row;
   std::snprintf(row, sizeof row, "| steps where a float16 gradient overflows | %d of %d | %d of %d |\n",
                 sa.overflow_steps, sa.probes, sb.overflow_steps, sb.probes);

@@ -71,6 +71,19 @@ ExperimentResult run_equilibrium(const ExperimentOptions& o) {
                 lambda * (1 - eps / sigma_b));
   t << row;
 
+  Figure fig{"Angular update per step against the equilibrium sqrt(2*eta*lambda/(1+alpha))", "step", "radians", true, {}};
+  for (const auto* run : {&a, &b}) {
+    Series s{run == &a ? "plain L2, measured" : "eps-shifted L2, measured", {}, {}};
+    for (const auto& p : run->probes) {
+      s.x.push_back(double(p.step));
+      s.y.push_back(p.angular_update_median);
+    }
+    fig.series.push_back(s);
+  }
+  if (!a.probes.empty())
+    fig.series.push_back({"plain L2, predicted", {0.0, double(a.probes.back().step)}, {predicted, predicted}});
+  render_png(fig, dir + "/equilibrium.png");
+
   ExperimentResult r;
   r.holds = std::abs(angle_a / predicted - 1) < 0.25;
   r.table = t.str();
@@ -80,7 +93,7 @@ ExperimentResult run_equilibrium(const ExperimentOptions& o) {
      << plain.batch_size << " (" << a.probes.size() * plain.probe_every << " steps). Theory (spherical motion "
      << "dynamics, rotational equilibrium): the angular update per step settles at √(2ηλ/(1+α)). For the "
      << "ε-shifted run the centered weights decay at λ(1 − ε/σ).\n\n"
-     << r.table << "\nMeasured/predicted for plain L2: " << angle_a / predicted
+     << r.table << "\n![equilibrium](equilibrium.png)\n\nMeasured/predicted for plain L2: " << angle_a / predicted
      << (r.holds ? " (within 25%: the equilibrium shows)" : " (NOT within 25%)") << ".\n\n"
      << report_runs({load_run(plain.out_dir), load_run(shifted.out_dir)}, dir);
   r.summary = write_summary(dir, md.str());
