@@ -39,6 +39,15 @@ void on_signal(int) {
   g_stop_requested = true;
 }
 
+// "CxHxW" → (C, H, W), each >= 1.
+std::tuple<int64_t, int64_t, int64_t> parse_image(const std::string& image) {
+  long long ch = 0, h = 0, w = 0;
+  char tail = 0;
+  if (std::sscanf(image.c_str(), "%lldx%lldx%lld%c", &ch, &h, &w, &tail) != 3 || ch < 1 || h < 1 || w < 1)
+    throw std::invalid_argument("--image must be CxHxW, e.g. 3x32x32, got '" + image + "'");
+  return {ch, h, w};
+}
+
 // Model flags shared by train, bench and demo.
 struct ModelFlags {
   std::string wnorm = "ws";
@@ -136,13 +145,7 @@ int run_eval(const std::string& checkpoint, const std::string& data_dir, int64_t
 int run_bench(BenchConfig& c, const ModelFlags& model_flags, const std::string& image, int threads) {
   model_flags.apply(c.model);
   set_threads(threads);
-  long long ch = 0, h = 0, w = 0;
-  char tail = 0;
-  if (std::sscanf(image.c_str(), "%lldx%lldx%lld%c", &ch, &h, &w, &tail) != 3 || ch < 1 || h < 1 || w < 1)
-    throw std::invalid_argument("--image must be CxHxW, e.g. 3x32x32, got '" + image + "'");
-  c.model.in_channels = ch;
-  c.height = h;
-  c.width = w;
+  std::tie(c.model.in_channels, c.height, c.width) = parse_image(image);
   std::printf("bench %s wnorm=%s norm=%s batch=%lld image=%s reg=%s threads=%d device=%s, %d warm-up + %d timed steps\n",
               c.model.name.c_str(), family_name(c.model.wnorm).c_str(), c.model.norm.c_str(),
               (long long)c.batch_size, image.c_str(), c.reg.c_str(), torch::get_num_threads(), c.device.c_str(),
@@ -213,13 +216,7 @@ int run_demo(TrainConfig base, const ModelFlags& model_flags, int threads, doubl
 int run_audit(ModelSpec spec, const ModelFlags& model_flags, AuditOptions options, const std::string& image, int threads) {
   model_flags.apply(spec);
   set_threads(threads);
-  long long ch = 0, h = 0, w = 0;
-  char tail = 0;
-  if (std::sscanf(image.c_str(), "%lldx%lldx%lld%c", &ch, &h, &w, &tail) != 3 || ch < 1 || h < 1 || w < 1)
-    throw std::invalid_argument("--image must be CxHxW, e.g. 1x28x28, got '" + image + "'");
-  spec.in_channels = ch;
-  options.height = h;
-  options.width = w;
+  std::tie(spec.in_channels, options.height, options.width) = parse_image(image);
   spec.validate();
   std::printf("scale-invariance audit of %s (wnorm %s, norm %s), float64, train mode, batch %lld of %s, "
               "scales 0.5 and 3, tolerance %g\n\n",

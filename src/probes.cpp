@@ -103,6 +103,14 @@ ProbeRecord Probe::after_step(int64_t step, int epoch, double lr) {
   return rec;
 }
 
+double ProbeRecord::median_sigma_over_layers() const {
+  if (layers.empty()) return NAN;
+  std::vector<double> v;
+  for (const auto& l : layers) v.push_back(l.sigma.median);
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
 std::string ProbeRecord::to_json() const {
   auto stats = [](const FilterStats& s) { return nlohmann::json{{"min", s.min}, {"median", s.median}, {"max", s.max}}; };
   nlohmann::json layers_json = nlohmann::json::array();

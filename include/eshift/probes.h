@@ -48,6 +48,7 @@ struct ProbeRecord {
   double sigma_min = 0, effective_lr_median = 0, angular_update_median = 0, grad_max_abs = 0, fp16_ratio = 0,
          frac_sigma_below_eps = 0;  // the last over all filters of all layers
   std::string to_json() const;      // one metrics.jsonl line, with "kind": "probe"
+  double median_sigma_over_layers() const;  // median over layers of each layer's median filter σ
 };
 
 // Per-filter statistics of one weight (exposed for tests).

@@ -27,10 +27,7 @@ CollapseStats stats(const TrainResult& r) {
   if (!r.probes.empty()) {
     const auto& p = r.probes.back();
     s.sigma_min_end = p.sigma_min;
-    std::vector<double> med;
-    for (const auto& l : p.layers) med.push_back(l.sigma.median);
-    std::nth_element(med.begin(), med.begin() + med.size() / 2, med.end());
-    s.sigma_median_end = med[med.size() / 2];
+    s.sigma_median_end = p.median_sigma_over_layers();
   }
   return s;
 }

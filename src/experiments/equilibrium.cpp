@@ -17,10 +17,7 @@ std::pair<double, double> steady_state(const TrainResult& r) {
   size_t count = 0;
   for (size_t i = n - n / 4; i < n; ++i, ++count) {
     angle += r.probes[i].angular_update_median;
-    std::vector<double> med;
-    for (const auto& l : r.probes[i].layers) med.push_back(l.sigma.median);
-    std::nth_element(med.begin(), med.begin() + med.size() / 2, med.end());
-    sigma += med[med.size() / 2];
+    sigma += r.probes[i].median_sigma_over_layers();
   }
   if (count == 0) return {NAN, NAN};
   return {angle / count, sigma / count};
