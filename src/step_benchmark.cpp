@@ -6,6 +6,7 @@
 
 #include "eshift/decay_policy.h"
 #include "eshift/param_roles.h"
+#include "eshift/placement.h"
 #include "eshift/regularized_sgd.h"
 #include "eshift/trainer.h"
 
@@ -22,10 +23,10 @@ void BenchConfig::validate() const {
 
 BenchResult run_step_benchmark(const BenchConfig& config) {
   config.validate();
-  const auto device = parse_device(config.device);
+  const Placement placement{parse_device(config.device), config.channels_last};
   torch::manual_seed(config.seed);
   ResNet model(config.model);
-  model->to(device);
+  placement.place(*model);
   model->train();
   DecayFlags flags;
   flags.wd = config.reg == "none" ? 0.0 : config.wd;
@@ -35,8 +36,8 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
   flags.nowd_conv = config.reg == "el2";
   DecayPolicy policy(flags);
   RegularizedSGD optimizer(policy.group(describe_parameters(*model)), RegularizedSGDOptions(0.01).momentum(0.9));
-  auto images = torch::randn({config.batch_size, config.model.in_channels, config.height, config.width}).to(device);
-  auto labels = torch::randint(config.model.num_classes, {config.batch_size}, torch::kInt64).to(device);
+  auto images = placement.input(torch::randn({config.batch_size, config.model.in_channels, config.height, config.width}));
+  auto labels = torch::randint(config.model.num_classes, {config.batch_size}, torch::kInt64).to(placement.device);
 
   BenchResult result;
   for (int i = 0; i < config.warmup + config.steps; ++i) {

@@ -12,6 +12,7 @@
 #include "eshift/checkpoint.h"
 #include "eshift/idx_reader.h"
 #include "eshift/param_roles.h"
+#include "eshift/placement.h"
 #include "eshift/progress.h"
 
 namespace eshift {
@@ -66,6 +67,7 @@ std::string TrainConfig::to_json() const {
   j["hflip"] = hflip;
   j["seed"] = seed;
   j["device"] = device;
+  j["channels_last"] = channels_last;
   j["probe_every"] = probe_every;
   return j.dump();
 }
@@ -95,7 +97,8 @@ std::pair<double, int64_t> train_step(ResNet& model, RegularizedSGD& optimizer, 
   return {loss.item<double>(), correct};
 }
 
-EvalResult evaluate(ResNet& model, const ImageSet& set, const LoaderOptions& options, const torch::Device& device) {
+EvalResult evaluate(ResNet& model, const ImageSet& set, const LoaderOptions& options, const Placement& placement) {
+  const auto& device = placement.device;
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
@@ -103,7 +106,7 @@ EvalResult evaluate(ResNet& model, const ImageSet& set, const LoaderOptions& opt
   double loss_sum = 0;
   int64_t correct = 0, seen = 0;
   while (auto batch = loader.next()) {
-    auto x = batch->images.to(device), y = batch->labels.to(device);
+    auto x = placement.input(batch->images), y = batch->labels.to(device);
     auto logits = model->forward(x);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
@@ -140,7 +143,8 @@ TrainResult train(const TrainConfig& config_in) {
   TrainConfig config = config_in;
   config.schedule.epochs = config.epochs;  // cosine decays over the whole run
   config.validate();
-  const auto device = parse_device(config.device);
+  const Placement placement{parse_device(config.device), config.channels_last};
+  const auto& device = placement.device;
 
   // ---- data (every read error is a DataError naming the file)
   ImageSet train_set = read_mnist_dir(config.data_dir, "train");
@@ -172,7 +176,7 @@ TrainResult train(const TrainConfig& config_in) {
   // ---- model, decay policy, optimizer
   torch::manual_seed(config.seed);
   ResNet model(config.model);
-  model->to(device);
+  placement.place(*model);
   const auto params = describe_parameters(*model);
   DecayPolicy policy(config.decay);
   RegularizedSGD optimizer(policy.group(params), RegularizedSGDOptions(config.schedule.base_lr)
@@ -228,7 +232,7 @@ TrainResult train(const TrainConfig& config_in) {
     while (auto batch = loader.next()) {
       const int64_t global_step = int64_t(epoch) * loader.num_batches() + step + 1;
       const bool probing = config.probe_every > 0 && global_step % config.probe_every == 0;
-      auto [loss, right] = train_step(model, optimizer, batch->images.to(device), batch->labels.to(device),
+      auto [loss, right] = train_step(model, optimizer, placement.input(batch->images), batch->labels.to(device),
                                       probing ? std::function<void()>([&] { probe.before_step(); }) : nullptr);
       if (probing) {
         result.probes.push_back(probe.after_step(global_step, epoch + 1, lr));
@@ -265,7 +269,7 @@ TrainResult train(const TrainConfig& config_in) {
     rec.step = int64_t(epoch + 1) * loader.num_batches();
     rec.train_loss = loss_sum / seen;
     rec.train_acc = double(correct) / seen;
-    auto ev = evaluate(model, test_set, test_opts, device);
+    auto ev = evaluate(model, test_set, test_opts, placement);
     rec.test_loss = ev.loss;
     rec.test_acc = ev.accuracy;
     std::tie(rec.sigma_min, rec.sigma_mean) = conv_filter_sigma(*model);

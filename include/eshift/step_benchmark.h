@@ -16,6 +16,7 @@ struct BenchConfig {
   double lam = 1e-4, eps = 1e-3, wd = 1e-4;
   int steps = 20, warmup = 5;        // warm-up steps are run and not timed
   std::string device = "cpu";
+  bool channels_last = true;         // NHWC parameters and input
   uint64_t seed = 0;
 
   void validate() const;             // throws std::invalid_argument

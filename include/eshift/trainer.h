@@ -13,6 +13,7 @@
 #include "eshift/decay_policy.h"
 #include "eshift/lr_schedule.h"
 #include "eshift/metrics_log.h"
+#include "eshift/placement.h"
 #include "eshift/regularized_sgd.h"
 #include "eshift/resnet.h"
 
@@ -37,6 +38,7 @@ struct TrainConfig {
   bool hflip = true;                     // random horizontal flips
   uint64_t seed = 0;
   std::string device = "cpu";
+  bool channels_last = true;             // NHWC parameters and batches (faster convs/BN on CPU)
   std::string out_dir;                   // empty: write nothing
   bool resume = false;                   // continue from out_dir/checkpoint.pt
   std::string label = "train";           // prefix of progress lines
@@ -63,7 +65,7 @@ torch::Device parse_device(const std::string& name);  // "cpu", "cuda", "cuda:1"
 TrainResult train(const TrainConfig& config);
 
 struct EvalResult { double loss = 0, accuracy = 0; };
-EvalResult evaluate(ResNet& model, const ImageSet& set, const LoaderOptions& options, const torch::Device& device);
+EvalResult evaluate(ResNet& model, const ImageSet& set, const LoaderOptions& options, const Placement& placement);
 
 // One training step; returns (mean loss, correct count) of the batch. `before_update`, when given,
 // runs after backward and before the optimizer step (where probes read gradients).
