@@ -155,7 +155,7 @@ int run_eval(const std::string& checkpoint, const std::string& data_dir, int64_t
 }
 
 // ---------------------------------------------------------------- bench
-int run_bench(BenchConfig& c, const ModelFlags& model_flags, const std::string& image, int threads) {
+int run_bench(BenchConfig& c, const ModelFlags& model_flags, const std::string& image, bool sgemm, int threads) {
   model_flags.apply(c.model);
   set_threads(threads);
   std::tie(c.model.in_channels, c.height, c.width) = parse_image(image);
@@ -168,6 +168,14 @@ int run_bench(BenchConfig& c, const ModelFlags& model_flags, const std::string& 
   std::sort(sorted.begin(), sorted.end());
   std::printf("step time: min %.1f ms, median %.1f ms, max %.1f ms\n", 1e3 * sorted.front(),
               1e3 * r.median_step_seconds, 1e3 * sorted.back());
+  std::printf("peak RSS: %.0f MiB\n", peak_rss_mib());
+  if (sgemm) {
+    const double peak = measure_sgemm_gflops();
+    std::printf("conv FLOPs per step: %.2f GFLOP (forward + both gradients); achieved %.1f GFLOP/s = %.0f%% of "
+                "sgemm %.1f GFLOP/s (2048x2048 torch::mm, %d threads)\n",
+                r.conv_flops_per_step / 1e9, r.conv_gflops_per_second(), 100 * r.conv_gflops_per_second() / peak, peak,
+                torch::get_num_threads());
+  }
   std::printf("throughput: %.1f img/s\n", r.images_per_second);
   return 0;
 }
@@ -284,6 +292,7 @@ int main(int argc, char** argv) {
   BenchConfig bench_config;
   ModelFlags bench_model;
   std::string bench_image = "3x32x32";
+  bool bench_sgemm = false;
   auto* bench_cmd = app.add_subcommand("bench", "time training steps on random data");
   bench_model.add(bench_cmd, bench_config.model);
   bench_cmd->add_option("--batch-size", bench_config.batch_size)->capture_default_str();
@@ -299,6 +308,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--channels-last,!--no-channels-last", bench_config.channels_last, "NHWC parameters and input")
       ->capture_default_str();
   bench_cmd->add_option("--seed", bench_config.seed)->capture_default_str();
+  bench_cmd->add_flag("--flops", bench_sgemm, "also report conv GFLOP/s against this machine's measured sgemm GFLOP/s");
   bench_cmd->add_option("--threads", threads)->capture_default_str();
 
   ModelSpec audit_spec;
@@ -373,7 +383,7 @@ int main(int argc, char** argv) {
   try {
     if (*train_cmd) return run_train(train_config, train_model, threads);
     if (*eval_cmd) return run_eval(eval_checkpoint, eval_data, eval_subset, eval_device, threads);
-    if (*bench_cmd) return run_bench(bench_config, bench_model, bench_image, threads);
+    if (*bench_cmd) return run_bench(bench_config, bench_model, bench_image, bench_sgemm, threads);
     if (*demo_cmd) return run_demo(demo_config, demo_model, threads, demo_lambda);
     if (*audit_cmd) return run_audit(audit_spec, audit_model, audit_options, audit_image, threads);
     if (*experiment_cmd) return run_experiment_cmd(experiment_name, experiment, threads);

@@ -1,5 +1,7 @@
 #include "eshift/step_benchmark.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -51,7 +53,26 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
   const size_t n = sorted.size();
   result.median_step_seconds = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
   result.images_per_second = config.batch_size / result.median_step_seconds;
+  result.conv_flops_per_step = 3 * conv_forward_flops(config.model, config.height, config.width) * config.batch_size;
   return result;
+}
+
+double measure_sgemm_gflops(int64_t n, int reps) {
+  auto a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
+  torch::mm_out(c, a, b);  // warm-up
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    torch::mm_out(c, a, b);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return 2.0 * n * n * n / best / 1e9;
+}
+
+double peak_rss_mib() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // Linux reports KiB
 }
 
 }  // namespace eshift

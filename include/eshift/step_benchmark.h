@@ -26,7 +26,15 @@ struct BenchResult {
   std::vector<double> step_seconds;  // timed steps only
   double median_step_seconds = 0;
   double images_per_second = 0;      // batch / median step time
+  double conv_flops_per_step = 0;    // 3 × forward conv FLOPs × batch (forward, input and weight gradients)
+  double conv_gflops_per_second() const { return conv_flops_per_step / median_step_seconds / 1e9; }
 };
+
+// float32 matrix-product speed of this machine through LibTorch (torch::mm of n×n), GFLOP/s, best of `reps`.
+double measure_sgemm_gflops(int64_t n = 2048, int reps = 5);
+
+// Peak resident set size of this process so far, MiB.
+double peak_rss_mib();
 
 BenchResult run_step_benchmark(const BenchConfig& config);
 
