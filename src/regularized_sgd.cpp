@@ -102,9 +102,14 @@ torch::Tensor RegularizedSGD::step(LossClosure closure) {
       if (!p.grad().defined()) continue;
       const bool coupled = reg.active() && reg.coupled();
       auto d_p = p.grad();
-      if (o.momentum() != 0 && !o.nesterov()) {
-        // buf ← α·buf + (1 − d)(g + ∂R/∂p), with the regularizer added straight into the buffer
-        // (the same sum as below, without a temporary for g + ∂R/∂p)
+      if (o.momentum() == 0) {
+        if (coupled) {
+          d_p = d_p.clone();
+          reg.add_gradient_(d_p, p);  // the regularizer enters BEFORE momentum
+        }
+      } else {
+        // buf ← g + ∂R/∂p on the first step, else α·buf + (1 − d)(g + ∂R/∂p); the regularizer is
+        // added straight into the buffer (no temporary for g + ∂R/∂p)
         auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
         auto it = state_.find(key);
         torch::Tensor buf;
@@ -119,26 +124,11 @@ torch::Tensor RegularizedSGD::step(LossClosure closure) {
           buf.mul_(o.momentum()).add_(d_p, 1 - o.dampening());
           if (coupled) reg.add_gradient_(buf, p, 1 - o.dampening());
         }
-        d_p = buf;
-      } else {
-        if (coupled) {
-          d_p = d_p.clone();
-          reg.add_gradient_(d_p, p);  // the regularizer enters BEFORE momentum
-        }
-        if (o.momentum() != 0) {  // nesterov
-          auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
-          auto it = state_.find(key);
-          torch::Tensor buf;
-          if (it == state_.end()) {
-            buf = d_p.clone().detach();
-            auto st = std::make_unique<RegularizedSGDParamState>();
-            st->momentum_buffer(buf);
-            state_[key] = std::move(st);
-          } else {
-            buf = static_cast<RegularizedSGDParamState&>(*it->second).momentum_buffer();
-            buf.mul_(o.momentum()).add_(d_p, 1 - o.dampening());
-          }
+        if (o.nesterov()) {  // (g + ∂R/∂p) + α·buf
           d_p = d_p.add(buf, o.momentum());
+          if (coupled) reg.add_gradient_(d_p, p);
+        } else {
+          d_p = buf;
         }
       }
       if (reg.active() && reg.kind == RegKind::Decoupled) p.mul_(1 - o.lr() * reg.lambda);
