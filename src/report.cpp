@@ -232,6 +232,12 @@ std::string write_report(const std::vector<std::string>& dirs, const std::string
       throw DataError(dir + ": neither a run (metrics.jsonl) nor an experiment (summary.md) directory");
     }
   }
+  // runs of the same directory name (two experiments' plain_l2, say) get their parent's name in front,
+  // so their figures do not overwrite each other
+  std::map<std::string, int> uses;
+  for (const auto& r : runs) ++uses[r.name];
+  for (auto& r : runs)
+    if (uses[r.name] > 1) r.name = fs::absolute(r.dir).lexically_normal().parent_path().filename().string() + "_" + r.name;
   fs::create_directories(out_dir);
   std::ostringstream md;
   md << "# eshift report\n\nSources:";

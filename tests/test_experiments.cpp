@@ -88,6 +88,15 @@ TEST(Report, TurnsARunDirectoryIntoFiguresAndMarkdown) {
     m << R"({"kind":"epoch","epoch":1,"train_loss":1.5,"train_acc":0.5,"test_loss":1.2,"test_acc":0.6,"sigma_min":0.01})" << "\n";
     m << R"({"kind":"epoch","epoch":2,"train_loss":1.0,"train_acc":0.7,"test_loss":0.9,"test_acc":0.7,"sigma_min":0.01})" << "\n";
   }
+  // the same run again under another parent: both keep their own per-layer figures
+  std::filesystem::create_directories(dir / "other");
+  std::filesystem::copy(dir / "run", dir / "other/run");
+  const auto both = write_report({dir / "run", dir / "other/run"}, dir / "both");
+  EXPECT_TRUE(is_valid_png(dir / "both/layers_sigma_other_run.png"));
+  EXPECT_EQ(std::count_if(std::filesystem::directory_iterator(dir / "both"), {},
+                          [](const auto& e) { return e.path().filename().string().rfind("layers_sigma_", 0) == 0 &&
+                                                     e.path().extension() == ".png"; }),
+            2);
   const auto md_path = write_report({dir / "run"}, dir / "out");
   std::ifstream in(md_path);
   std::string md((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
