@@ -31,8 +31,13 @@ std::vector<ParamInfo> WSConv2dImpl::parameter_roles() const {
 
 // ------------------------------------------------------------------------------- WN
 WNConv2dImpl::WNConv2dImpl(torch::nn::Conv2dOptions options) : torch::nn::Conv2dImpl(options) {
+  gain = register_parameter("gain", torch::empty({weight.size(0)}, weight.options()));
+  reset_gain();
+}
+
+void WNConv2dImpl::reset_gain() {
   torch::NoGradGuard no_grad;
-  gain = register_parameter("gain", filter_norm(weight).clone());
+  gain.copy_(filter_norm(weight));
 }
 
 torch::Tensor WNConv2dImpl::forward(const torch::Tensor& x) {
@@ -48,9 +53,13 @@ std::vector<ParamInfo> WNConv2dImpl::parameter_roles() const {
 
 // ------------------------------------------------------------------------------- CWN
 CWNConv2dImpl::CWNConv2dImpl(torch::nn::Conv2dOptions options) : torch::nn::Conv2dImpl(options) {
+  gain = register_parameter("gain", torch::empty({weight.size(0)}, weight.options()));
+  reset_gain();
+}
+
+void CWNConv2dImpl::reset_gain() {
   torch::NoGradGuard no_grad;
-  auto r = weight.reshape({weight.size(0), -1});
-  gain = register_parameter("gain", (r - r.mean(1, true)).norm(2, 1).clone());
+  gain.copy_(filter_centered_norm(weight));
 }
 
 torch::Tensor CWNConv2dImpl::forward(const torch::Tensor& x) {

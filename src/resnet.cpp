@@ -239,11 +239,8 @@ ResNetImpl::ResNetImpl(const ModelSpec& spec) : spec_(spec), imagenet_(spec.imag
     if (auto* conv = m->as<torch::nn::Conv2d>()) {
       torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
       // WN/CWN gains start at the norm of their (re-initialized) direction
-      if (auto* wn = dynamic_cast<WNConv2dImpl*>(conv)) wn->gain.copy_(filter_norm(wn->weight));
-      if (auto* cwn = dynamic_cast<CWNConv2dImpl*>(conv)) {
-        auto r = cwn->weight.reshape({cwn->weight.size(0), -1});
-        cwn->gain.copy_((r - r.mean(1, true)).norm(2, 1));
-      }
+      if (auto* wn = dynamic_cast<WNConv2dImpl*>(conv)) wn->reset_gain();
+      if (auto* cwn = dynamic_cast<CWNConv2dImpl*>(conv)) cwn->reset_gain();
     }
   }
 }

@@ -61,5 +61,9 @@ torch::Tensor centered_weight_normalize(const torch::Tensor& v, const torch::Ten
 torch::Tensor filter_mean(const torch::Tensor& w) { return rows(w).mean(1); }
 torch::Tensor filter_std(const torch::Tensor& w) { return rows(w).std(1, /*unbiased=*/true); }
 torch::Tensor filter_norm(const torch::Tensor& w) { return rows(w).norm(2, 1); }
+torch::Tensor filter_centered_norm(const torch::Tensor& w) {
+  auto r = rows(w);
+  return (r - r.mean(1, /*keepdim=*/true)).norm(2, 1);
+}
 
 }  // namespace eshift

@@ -29,6 +29,7 @@ class WNConv2dImpl : public torch::nn::Conv2dImpl, public RoledModule {
   explicit WNConv2dImpl(torch::nn::Conv2dOptions options);
   torch::Tensor forward(const torch::Tensor& x);
   std::vector<ParamInfo> parameter_roles() const override;
+  void reset_gain();  // g ← ‖v‖ (after `weight` is re-initialized)
   torch::Tensor gain;
 };
 TORCH_MODULE(WNConv2d);
@@ -39,6 +40,7 @@ class CWNConv2dImpl : public torch::nn::Conv2dImpl, public RoledModule {
   explicit CWNConv2dImpl(torch::nn::Conv2dOptions options);
   torch::Tensor forward(const torch::Tensor& x);
   std::vector<ParamInfo> parameter_roles() const override;
+  void reset_gain();  // g ← ‖v − μ‖ (after `weight` is re-initialized)
   torch::Tensor gain;
 };
 TORCH_MODULE(CWNConv2d);

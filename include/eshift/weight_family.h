@@ -45,5 +45,6 @@ torch::Tensor centered_weight_normalize(const torch::Tensor& v, const torch::Ten
 torch::Tensor filter_mean(const torch::Tensor& w);
 torch::Tensor filter_std(const torch::Tensor& w);   // unbiased (n − 1)
 torch::Tensor filter_norm(const torch::Tensor& w);  // ‖w‖₂
+torch::Tensor filter_centered_norm(const torch::Tensor& w);  // ‖w − μ1‖₂
 
 }  // namespace eshift
