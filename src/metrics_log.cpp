@@ -15,6 +15,14 @@ std::string EpochRecord::to_json() const {
   return j.dump();
 }
 
+void write_text_atomic(const std::string& path, const std::string& text) {
+  {
+    std::ofstream out(path + ".tmp", std::ios::trunc);
+    if (!(out << text)) throw std::runtime_error(path + ": cannot write");
+  }
+  std::filesystem::rename(path + ".tmp", path);
+}
+
 MetricsLog::MetricsLog(const std::string& dir, int resume_after_epoch) : jsonl_path_(dir + "/metrics.jsonl") {
   std::string kept;
   if (resume_after_epoch >= 0) {
@@ -28,12 +36,7 @@ MetricsLog::MetricsLog(const std::string& dir, int resume_after_epoch) : jsonl_p
       }
     }
   }
-  {
-    std::ofstream out(jsonl_path_ + ".tmp", std::ios::trunc);
-    out << kept;
-    if (!out) throw std::runtime_error(jsonl_path_ + ": cannot write");
-  }
-  std::filesystem::rename(jsonl_path_ + ".tmp", jsonl_path_);
+  write_text_atomic(jsonl_path_, kept);
   tensorboard_ = std::make_unique<TensorBoardWriter>(dir);
 }
 

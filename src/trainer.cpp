@@ -129,15 +129,6 @@ std::pair<double, double> conv_filter_sigma(torch::nn::Module& model) {
   return {all.min().item<double>(), all.mean().item<double>()};
 }
 
-namespace {
-void write_text_atomic(const std::string& path, const std::string& text) {
-  {
-    std::ofstream out(path + ".tmp");
-    if (!(out << text)) throw std::runtime_error(path + ": cannot write");
-  }
-  std::filesystem::rename(path + ".tmp", path);
-}
-}  // namespace
 
 TrainResult train(const TrainConfig& config_in) {
   TrainConfig config = config_in;

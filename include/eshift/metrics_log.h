@@ -13,6 +13,9 @@
 
 namespace eshift {
 
+// Writes `text` to path + ".tmp", then renames it over `path`: readers never see a torn file.
+void write_text_atomic(const std::string& path, const std::string& text);
+
 struct EpochRecord {
   int epoch = 0;  // 1-based: the number of completed epochs
   int64_t step = 0;  // global steps done at the end of the epoch
