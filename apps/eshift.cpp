@@ -176,6 +176,18 @@ int run_bench(BenchConfig& c, const ModelFlags& model_flags, const std::string& 
                 r.conv_flops_per_step / 1e9, r.conv_gflops_per_second(), 100 * r.conv_gflops_per_second() / peak, peak,
                 torch::get_num_threads());
   }
+  if (c.profile) {
+    double total = 0;
+    for (const auto& op : r.op_times) total += op.self_ms_per_step;
+    std::printf("profile (LibTorch profiler, self time per timed step; profiling itself costs time):\n");
+    std::printf("  %9s %6s %8s  %s\n", "ms/step", "share", "calls", "operator");
+    for (const auto& op : r.op_times) {
+      if (op.self_ms_per_step < 0.005 * total) continue;
+      std::printf("  %9.2f %5.1f%% %8.1f  %s\n", op.self_ms_per_step, 100 * op.self_ms_per_step / total,
+                  op.calls_per_step, op.name.c_str());
+    }
+    std::printf("  %9.2f        (operators under 0.5%% not listed)\n", total);
+  }
   std::printf("throughput: %.1f img/s\n", r.images_per_second);
   return 0;
 }
@@ -310,6 +322,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--seed", bench_config.seed)->capture_default_str();
   bench_cmd->add_flag("--flops", bench_sgemm, "also report conv GFLOP/s against this machine's measured sgemm GFLOP/s");
   bench_cmd->add_option("--threads", threads)->capture_default_str();
+  bench_cmd->add_flag("--profile", bench_config.profile, "print LibTorch's per-operator self times of the timed steps");
 
   ModelSpec audit_spec;
   ModelFlags audit_model;

@@ -2,8 +2,11 @@
 
 #include <sys/resource.h>
 
+#include <torch/csrc/autograd/profiler_kineto.h>
+
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <stdexcept>
 
 #include "eshift/decay_policy.h"
@@ -22,6 +25,52 @@ void BenchConfig::validate() const {
     throw std::invalid_argument("unknown --reg '" + reg + "' (none, l2 or el2)");
   if (steps < 1 || warmup < 0) throw std::invalid_argument("--steps must be >= 1 and --warmup >= 0");
 }
+
+namespace {
+
+// Self time per operator name from the profiler's events: per thread, an event's children are the events
+// that start and end inside it (LibTorch records whole operator calls, so they nest properly).
+std::vector<OpTime> self_times(const std::vector<torch::autograd::profiler::KinetoEvent>& events, int steps) {
+  std::map<uint64_t, std::vector<const torch::autograd::profiler::KinetoEvent*>> by_thread;
+  for (const auto& e : events) by_thread[e.startThreadId()].push_back(&e);
+  std::map<std::string, OpTime> by_name;
+  for (auto& [thread, list] : by_thread) {
+    std::sort(list.begin(), list.end(), [](auto* a, auto* b) {
+      return a->startUs() != b->startUs() ? a->startUs() < b->startUs() : a->durationUs() > b->durationUs();
+    });
+    struct Open {
+      const torch::autograd::profiler::KinetoEvent* event;
+      double children_us;
+    };
+    std::vector<Open> stack;
+    auto close = [&](const Open& open) {
+      auto& op = by_name[open.event->name()];
+      op.name = open.event->name();
+      op.self_ms_per_step += (open.event->durationUs() - open.children_us) / 1e3 / steps;
+      op.calls_per_step += 1.0 / steps;
+      if (!stack.empty()) stack.back().children_us += open.event->durationUs();
+    };
+    for (auto* e : list) {
+      while (!stack.empty() && stack.back().event->startUs() + stack.back().event->durationUs() <= e->startUs()) {
+        const Open open = stack.back();
+        stack.pop_back();
+        close(open);
+      }
+      stack.push_back({e, 0.0});
+    }
+    while (!stack.empty()) {
+      const Open open = stack.back();
+      stack.pop_back();
+      close(open);
+    }
+  }
+  std::vector<OpTime> out;
+  for (auto& [name, op] : by_name) out.push_back(op);
+  std::sort(out.begin(), out.end(), [](const OpTime& a, const OpTime& b) { return a.self_ms_per_step > b.self_ms_per_step; });
+  return out;
+}
+
+}  // namespace
 
 BenchResult run_step_benchmark(const BenchConfig& config) {
   config.validate();
@@ -43,11 +92,16 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
 
   BenchResult result;
   for (int i = 0; i < config.warmup + config.steps; ++i) {
+    if (config.profile && i == config.warmup)
+      torch::autograd::profiler::enableProfiler(
+          torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::KINETO),
+          {torch::profiler::impl::ActivityType::CPU});
     const auto t0 = std::chrono::steady_clock::now();
     train_step(model, optimizer, images, labels);  // .item() inside synchronizes with the device
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (i >= config.warmup) result.step_seconds.push_back(s);
   }
+  if (config.profile) result.op_times = self_times(torch::autograd::profiler::disableProfiler()->events(), config.steps);
   auto sorted = result.step_seconds;
   std::sort(sorted.begin(), sorted.end());
   const size_t n = sorted.size();

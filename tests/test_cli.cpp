@@ -151,8 +151,9 @@ TEST(Cli, ShortRunLowersTheLossAndWritesMetrics) {
   ASSERT_FALSE(event_file.empty());
   auto events = read_event_file(event_file);
   int test_acc = 0;
-  for (const auto& s : events.scalars)
+  for (const auto& s : events.scalars) {
     if (s.tag == "test/accuracy") EXPECT_FLOAT_EQ(s.value, m[test_acc++]["test_acc"].get<float>());
+  }
   EXPECT_EQ(test_acc, 3);
 
   // eval reproduces the last test accuracy from the checkpoint

@@ -18,8 +18,16 @@ struct BenchConfig {
   std::string device = "cpu";
   bool channels_last = true;         // NHWC parameters and input
   uint64_t seed = 0;
+  bool profile = false;              // record LibTorch's per-operator times during the timed steps
 
   void validate() const;             // throws std::invalid_argument
+};
+
+// One operator's share of the timed steps (LibTorch profiler, self time: its children excluded).
+struct OpTime {
+  std::string name;
+  double self_ms_per_step = 0;
+  double calls_per_step = 0;
 };
 
 struct BenchResult {
@@ -27,6 +35,7 @@ struct BenchResult {
   double median_step_seconds = 0;
   double images_per_second = 0;      // batch / median step time
   double conv_flops_per_step = 0;    // 3 × forward conv FLOPs × batch (forward, input and weight gradients)
+  std::vector<OpTime> op_times;      // profile only: sorted by self time, largest first
   double conv_gflops_per_second() const { return conv_flops_per_step / median_step_seconds / 1e9; }
 };
 
