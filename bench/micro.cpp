@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include "eshift/batch_loader.h"
+#include "eshift/batch_norm_act.h"
 #include "eshift/decay_policy.h"
 #include "eshift/normalized_layers.h"
 #include "eshift/param_roles.h"
@@ -27,6 +28,29 @@ static void BM_WSConvForwardBackward(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 32);
 }
 BENCHMARK(BM_WSConvForwardBackward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// BatchNorm + ReLU (+ residual) forward and backward on a ResNet-20 stage-1 activation (128×16×32×32,
+// channels-last). args: fused 0/1 (batch_norm_act.h's kernels or LibTorch's ops), residual 0/1.
+static void BM_BatchNormReLU(benchmark::State& state) {
+  torch::manual_seed(0);
+  set_fused_batch_norm_act(state.range(0) != 0);
+  torch::nn::BatchNorm2d bn(16);
+  auto x = torch::randn({128, 16, 32, 32}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+  auto r = state.range(1) ? torch::randn_like(x).requires_grad_() : torch::Tensor();
+  auto g = torch::randn_like(x);
+  auto flush = torch::zeros({64 << 18});  // 64 MiB, written between iterations: caches start cold, as in training
+  for (auto _ : state) {
+    state.PauseTiming();
+    flush.add_(1);
+    state.ResumeTiming();
+    auto y = batch_norm_act(*bn, x, r);
+    y.backward(g);
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  }
+  set_fused_batch_norm_act(true);
+  state.SetLabel(std::string(state.range(0) ? "fused" : "LibTorch ops") + (state.range(1) ? ", residual" : ""));
+}
+BENCHMARK(BM_BatchNormReLU)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 // One RegularizedSGD step (momentum 0.9) over the 25.5 M parameters of WS-ResNet-50:
 // arg 0 = no decay, 1 = L2 on everything the reference decays, 2 = ε-shifted L2 on conv weights.

@@ -6,6 +6,7 @@
 #include <vector>
 #include <stdexcept>
 
+#include "eshift/batch_norm_act.h"
 #include "eshift/normalized_layers.h"
 
 namespace eshift {
@@ -95,6 +96,13 @@ torch::nn::AnyModule make_norm(const ModelSpec& spec, int64_t channels) {
 }
 
 namespace {
+// relu(norm(x) [+ residual]): BatchNorm takes the fused path (batch_norm_act.h), GroupNorm the plain ops.
+torch::Tensor norm_relu(torch::nn::AnyModule& norm, const torch::Tensor& x, const torch::Tensor& residual = {}) {
+  if (auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(norm.ptr())) return batch_norm_act(*bn, x, residual);
+  auto y = norm.forward(x);
+  return torch::relu(residual.defined() ? y + residual : y);
+}
+
 class BasicBlockImpl : public torch::nn::Module {
  public:
   BasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t out, int64_t stride)
@@ -112,10 +120,9 @@ class BasicBlockImpl : public torch::nn::Module {
     }
   }
   torch::Tensor forward(torch::Tensor x) {
-    auto y = torch::relu(norm1_.forward(conv1_.forward(x)));
-    y = norm2_.forward(conv2_.forward(y));
+    auto y = norm_relu(norm1_, conv1_.forward(x));
     auto shortcut = short_conv_.is_empty() ? x : short_norm_.forward(short_conv_.forward(x));
-    return torch::relu(y + shortcut);
+    return norm_relu(norm2_, conv2_.forward(y), shortcut);
   }
 
  private:
@@ -143,11 +150,10 @@ class BottleneckImpl : public torch::nn::Module {
     }
   }
   torch::Tensor forward(torch::Tensor x) {
-    auto y = torch::relu(norm1_.forward(conv1_.forward(x)));
-    y = torch::relu(norm2_.forward(conv2_.forward(y)));
-    y = norm3_.forward(conv3_.forward(y));
+    auto y = norm_relu(norm1_, conv1_.forward(x));
+    y = norm_relu(norm2_, conv2_.forward(y));
     auto shortcut = short_conv_.is_empty() ? x : short_norm_.forward(short_conv_.forward(x));
-    return torch::relu(y + shortcut);
+    return norm_relu(norm3_, conv3_.forward(y), shortcut);
   }
 
  private:
@@ -246,7 +252,7 @@ ResNetImpl::ResNetImpl(const ModelSpec& spec) : spec_(spec), imagenet_(spec.imag
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = torch::relu(stem_norm_.forward(stem_conv_.forward(x)));
+  x = norm_relu(stem_norm_, stem_conv_.forward(x));
   if (imagenet_) x = torch::max_pool2d(x, 3, 2, 1);
   x = stages_->forward(x);
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

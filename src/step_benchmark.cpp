@@ -9,6 +9,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "eshift/batch_norm_act.h"
 #include "eshift/decay_policy.h"
 #include "eshift/param_roles.h"
 #include "eshift/placement.h"
@@ -75,6 +76,7 @@ std::vector<OpTime> self_times(const std::vector<torch::autograd::profiler::Kine
 BenchResult run_step_benchmark(const BenchConfig& config) {
   config.validate();
   const Placement placement{parse_device(config.device), config.channels_last};
+  set_fused_batch_norm_act(config.fused_batch_norm_act);
   torch::manual_seed(config.seed);
   ResNet model(config.model);
   placement.place(*model);

@@ -152,7 +152,9 @@ TEST(Cli, ShortRunLowersTheLossAndWritesMetrics) {
   auto events = read_event_file(event_file);
   int test_acc = 0;
   for (const auto& s : events.scalars) {
-    if (s.tag == "test/accuracy") EXPECT_FLOAT_EQ(s.value, m[test_acc++]["test_acc"].get<float>());
+    if (s.tag == "test/accuracy") {
+      EXPECT_FLOAT_EQ(s.value, m[test_acc++]["test_acc"].get<float>());
+    }
   }
   EXPECT_EQ(test_acc, 3);
 

@@ -18,6 +18,7 @@ struct BenchConfig {
   std::string device = "cpu";
   bool channels_last = true;         // NHWC parameters and input
   uint64_t seed = 0;
+  bool fused_batch_norm_act = true;  // batch_norm_act.h's fused kernels (false: LibTorch's ops)
   bool profile = false;              // record LibTorch's per-operator times during the timed steps
 
   void validate() const;             // throws std::invalid_argument
