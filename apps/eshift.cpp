@@ -170,11 +170,12 @@ int run_bench(BenchConfig& c, const ModelFlags& model_flags, const std::string& 
               1e3 * r.median_step_seconds, 1e3 * sorted.back());
   std::printf("peak RSS: %.0f MiB\n", peak_rss_mib());
   if (sgemm) {
-    const double peak = measure_sgemm_gflops();
+    const double blas = measure_sgemm_gflops(), onednn = measure_onednn_conv_gflops();
     std::printf("conv FLOPs per step: %.2f GFLOP (forward + both gradients); achieved %.1f GFLOP/s = %.0f%% of "
-                "sgemm %.1f GFLOP/s (2048x2048 torch::mm, %d threads)\n",
-                r.conv_flops_per_step / 1e9, r.conv_gflops_per_second(), 100 * r.conv_gflops_per_second() / peak, peak,
-                torch::get_num_threads());
+                "sgemm %.1f GFLOP/s (2048x2048 torch::mm), %.0f%% of oneDNN %.1f GFLOP/s (3x3 conv "
+                "forward, 32x128x32x32), %d threads\n",
+                r.conv_flops_per_step / 1e9, r.conv_gflops_per_second(), 100 * r.conv_gflops_per_second() / blas, blas,
+                100 * r.conv_gflops_per_second() / onednn, onednn, torch::get_num_threads());
   }
   if (c.profile) {
     double total = 0;
@@ -320,7 +321,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--channels-last,!--no-channels-last", bench_config.channels_last, "NHWC parameters and input")
       ->capture_default_str();
   bench_cmd->add_option("--seed", bench_config.seed)->capture_default_str();
-  bench_cmd->add_flag("--flops", bench_sgemm, "also report conv GFLOP/s against this machine's measured sgemm GFLOP/s");
+  bench_cmd->add_flag("--flops", bench_sgemm, "also report conv GFLOP/s against this machine's measured sgemm and oneDNN GFLOP/s");
   bench_cmd->add_option("--threads", threads)->capture_default_str();
   bench_cmd->add_flag("--profile", bench_config.profile, "print LibTorch's per-operator self times of the timed steps");
   bench_cmd->add_flag("--fused-bn,!--no-fused-bn", bench_config.fused_batch_norm_act,

@@ -125,6 +125,21 @@ double measure_sgemm_gflops(int64_t n, int reps) {
   return 2.0 * n * n * n / best / 1e9;
 }
 
+double measure_onednn_conv_gflops(int reps) {
+  const int64_t n = 32, c = 128, hw = 32;
+  auto x = torch::randn({n, c, hw, hw}).contiguous(at::MemoryFormat::ChannelsLast);
+  auto w = torch::randn({c, c, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast);
+  torch::NoGradGuard no_grad;
+  auto y = torch::conv2d(x, w, {}, 1, 1);  // warm-up
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    y = torch::conv2d(x, w, {}, 1, 1);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return 2.0 * n * hw * hw * c * c * 9 / best / 1e9;
+}
+
 double peak_rss_mib() {
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);

@@ -43,6 +43,12 @@ struct BenchResult {
 // float32 matrix-product speed of this machine through LibTorch (torch::mm of n×n), GFLOP/s, best of `reps`.
 double measure_sgemm_gflops(int64_t n = 2048, int reps = 5);
 
+// float32 speed of a 3×3 convolution forward in channels-last (batch 32, 128 → 128 channels, 32×32,
+// run by oneDNN, the library that runs eshift's convolutions), GFLOP/s, best of `reps`. On CPUs newer than
+// the BLAS LibTorch links (e.g. AVX-512 ones that OpenBLAS drives with AVX2 kernels) this, not sgemm,
+// is the practical ceiling of the training step's convolutions.
+double measure_onednn_conv_gflops(int reps = 5);
+
 // Peak resident set size of this process so far, MiB.
 double peak_rss_mib();
 
