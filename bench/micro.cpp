@@ -33,6 +33,7 @@ BENCHMARK(BM_WSConvForwardBackward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecon
 // channels-last). args: fused 0/1 (batch_norm_act.h's kernels or LibTorch's ops), residual 0/1.
 static void BM_BatchNormReLU(benchmark::State& state) {
   torch::manual_seed(0);
+  const bool was_fused = fused_batch_norm_act_enabled();
   set_fused_batch_norm_act(state.range(0) != 0);
   torch::nn::BatchNorm2d bn(16);
   auto x = torch::randn({128, 16, 32, 32}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
@@ -47,7 +48,7 @@ static void BM_BatchNormReLU(benchmark::State& state) {
     y.backward(g);
     benchmark::DoNotOptimize(x.grad().data_ptr());
   }
-  set_fused_batch_norm_act(true);
+  set_fused_batch_norm_act(was_fused);
   state.SetLabel(std::string(state.range(0) ? "fused" : "LibTorch ops") + (state.range(1) ? ", residual" : ""));
 }
 BENCHMARK(BM_BatchNormReLU)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);

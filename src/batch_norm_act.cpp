@@ -150,28 +150,28 @@ ESHIFT_INLINE void input_grad_body(const T* __restrict g, const T* __restrict ma
 
 // One entry point per kernel and type, compiled for each instruction set (ESHIFT_CPU_CLONES), choosing
 // the body with C fixed where it can. `C` is each parameter list's channel count.
-#define ESHIFT_DISPATCH_C(body, T, ...)                    \
-  switch (C) {                                             \
-    case 16: return body<T, 16>(__VA_ARGS__);              \
-    case 32: return body<T, 32>(__VA_ARGS__);              \
-    case 64: return body<T, 64>(__VA_ARGS__);              \
-    default: return body<T, 0>(__VA_ARGS__);               \
+#define ESHIFT_DISPATCH_C(body, T, ...)                                                                              \
+  switch (C) {                                                                                                       \
+    case 16: return body<T, 16>(__VA_ARGS__);                                                                        \
+    case 32: return body<T, 32>(__VA_ARGS__);                                                                        \
+    case 64: return body<T, 64>(__VA_ARGS__);                                                                        \
+    default: return body<T, 0>(__VA_ARGS__);                                                                         \
   }
-#define ESHIFT_KERNELS(T)                                                                                        \
-  ESHIFT_CPU_CLONES void channel_sums(const T* x, int64_t rows, int64_t C, double* sum, double* sumsq) {         \
-    ESHIFT_DISPATCH_C(channel_sums_body, T, x, rows, C, sum, sumsq)                                                 \
-  }                                                                                                              \
-  ESHIFT_CPU_CLONES void affine_relu(const T* x, const T* r, T* y, int64_t rows, int64_t C, const T* a,          \
-                                     const T* b) {                                                               \
-    ESHIFT_DISPATCH_C(affine_relu_body, T, x, r, y, rows, C, a, b)                                                  \
-  }                                                                                                              \
-  ESHIFT_CPU_CLONES void masked_sums(const T* g, const T* x, const T* y, T* masked, int64_t rows, int64_t C,     \
-                                     const T* a, const T* b, double* sum_g, double* sum_gx) {                    \
-    ESHIFT_DISPATCH_C(masked_sums_body, T, g, x, y, masked, rows, C, a, b, sum_g, sum_gx)                           \
-  }                                                                                                              \
-  ESHIFT_CPU_CLONES void input_grad(const T* g, const T* masked, const T* x, T* dx, int64_t rows, int64_t C,     \
-                                    const T* a, const T* b, const T* mu, const T* k, const T* k0) {              \
-    ESHIFT_DISPATCH_C(input_grad_body, T, g, masked, x, dx, rows, C, a, b, mu, k, k0)                               \
+#define ESHIFT_KERNELS(T)                                                                                            \
+  ESHIFT_CPU_CLONES void channel_sums(const T* x, int64_t rows, int64_t C, double* sum, double* sumsq) {             \
+    ESHIFT_DISPATCH_C(channel_sums_body, T, x, rows, C, sum, sumsq)                                                  \
+  }                                                                                                                  \
+  ESHIFT_CPU_CLONES void affine_relu(const T* x, const T* r, T* y, int64_t rows, int64_t C, const T* a,              \
+                                     const T* b) {                                                                   \
+    ESHIFT_DISPATCH_C(affine_relu_body, T, x, r, y, rows, C, a, b)                                                   \
+  }                                                                                                                  \
+  ESHIFT_CPU_CLONES void masked_sums(const T* g, const T* x, const T* y, T* masked, int64_t rows, int64_t C,         \
+                                     const T* a, const T* b, double* sum_g, double* sum_gx) {                        \
+    ESHIFT_DISPATCH_C(masked_sums_body, T, g, x, y, masked, rows, C, a, b, sum_g, sum_gx)                            \
+  }                                                                                                                  \
+  ESHIFT_CPU_CLONES void input_grad(const T* g, const T* masked, const T* x, T* dx, int64_t rows, int64_t C,         \
+                                    const T* a, const T* b, const T* mu, const T* k, const T* k0) {                  \
+    ESHIFT_DISPATCH_C(input_grad_body, T, g, masked, x, dx, rows, C, a, b, mu, k, k0)                                \
   }
 ESHIFT_KERNELS(float)
 ESHIFT_KERNELS(double)
@@ -279,11 +279,12 @@ torch::autograd::tensor_list backward_impl(const torch::Tensor& g, const torch::
   // dβ = Σ g', dγ = Σ g'·x̂ with x̂ = (x − μ)·invstd;
   // dx = γ·invstd·(g' − dβ/M − x̂·dγ/M) = a·g' + k·(x − μ) + k0, k = −a·invstd·dγ/M, k0 = −a·dβ/M
   torch::Tensor dgamma = torch::empty({C}, weight.options()), dbeta = torch::empty({C}, weight.options());
+  T *dgp = dgamma.data_ptr<T>(), *dbp = dbeta.data_ptr<T>();
   std::vector<T> k(C), k0(C), mu(C);
   for (int64_t c = 0; c < C; ++c) {
     const double dg = invstd[c] * (sum_gx[c] - mean[c] * sum_g[c]);
-    dgamma.data_ptr<T>()[c] = T(dg);
-    dbeta.data_ptr<T>()[c] = T(sum_g[c]);
+    dgp[c] = T(dg);
+    dbp[c] = T(sum_g[c]);
     k[c] = T(-a[c] * invstd[c] * dg / M);
     k0[c] = T(-a[c] * sum_g[c] / M);
     mu[c] = T(mean[c]);

@@ -113,16 +113,26 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
   return result;
 }
 
-double measure_sgemm_gflops(int64_t n, int reps) {
-  auto a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
-  torch::mm_out(c, a, b);  // warm-up
+namespace {
+
+// Seconds of the fastest of `reps` calls of `fn`, after one untimed warm-up call.
+template <typename Fn>
+double best_seconds(int reps, Fn fn) {
+  fn();
   double best = 1e30;
   for (int i = 0; i < reps; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    torch::mm_out(c, a, b);
+    fn();
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  return 2.0 * n * n * n / best / 1e9;
+  return best;
+}
+
+}  // namespace
+
+double measure_sgemm_gflops(int64_t n, int reps) {
+  auto a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
+  return 2.0 * n * n * n / best_seconds(reps, [&] { torch::mm_out(c, a, b); }) / 1e9;
 }
 
 double measure_onednn_conv_gflops(int reps) {
@@ -130,14 +140,8 @@ double measure_onednn_conv_gflops(int reps) {
   auto x = torch::randn({n, c, hw, hw}).contiguous(at::MemoryFormat::ChannelsLast);
   auto w = torch::randn({c, c, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast);
   torch::NoGradGuard no_grad;
-  auto y = torch::conv2d(x, w, {}, 1, 1);  // warm-up
-  double best = 1e30;
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    y = torch::conv2d(x, w, {}, 1, 1);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return 2.0 * n * hw * hw * c * c * 9 / best / 1e9;
+  const double seconds = best_seconds(reps, [&] { torch::conv2d(x, w, {}, 1, 1); });
+  return 2.0 * n * hw * hw * c * c * 9 / seconds / 1e9;
 }
 
 double peak_rss_mib() {

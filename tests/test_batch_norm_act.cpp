@@ -16,8 +16,9 @@ using namespace eshift;
 namespace {
 
 struct FusedSwitch {  // restores the process-wide switch whatever the test does
-  explicit FusedSwitch(bool on) { set_fused_batch_norm_act(on); }
-  ~FusedSwitch() { set_fused_batch_norm_act(true); }
+  explicit FusedSwitch(bool on) : previous(fused_batch_norm_act_enabled()) { set_fused_batch_norm_act(on); }
+  ~FusedSwitch() { set_fused_batch_norm_act(previous); }
+  const bool previous;
 };
 
 torch::nn::BatchNorm2d make_bn(int64_t C, c10::optional<double> momentum) {
