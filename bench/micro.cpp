@@ -2,14 +2,15 @@
 // with each regularizer on ResNet-50-sized weights. Run by `make bench`.
 #include <benchmark/benchmark.h>
 
-#include "eshift/batch_loader.h"
-#include "eshift/batch_norm_act.h"
-#include "eshift/decay_policy.h"
-#include "eshift/normalized_layers.h"
-#include "eshift/param_roles.h"
-#include "eshift/placement.h"
-#include "eshift/regularized_sgd.h"
-#include "eshift/resnet.h"
+#include "eshift/data/batch_loader.h"
+#include "eshift/data/registry.h"
+#include "eshift/nn/batch_norm_act.h"
+#include "eshift/regularize/decay_policy.h"
+#include "eshift/nn/normalized_layers.h"
+#include "eshift/nn/param_roles.h"
+#include "eshift/core/placement.h"
+#include "eshift/optim/regularized_sgd.h"
+#include "eshift/models/resnet.h"
 
 using namespace eshift;
 
@@ -61,9 +62,8 @@ static void BM_OptimizerStepResNet50(benchmark::State& state) {
   spec.name = "resnet50";
   spec.num_classes = 1000;
   ResNet model(spec);
-  DecayFlags flags;
-  flags.wd = state.range(0) == 0 ? 0.0 : 1e-4;
-  flags.el2 = flags.nowd_conv = state.range(0) == 2;
+  const ConvDecay conv[] = {ConvDecay::None, ConvDecay::L2, ConvDecay::EpsShifted};
+  const DecayFlags flags = conv_decay_preset(conv[state.range(0)], 1e-4, 1e-3, state.range(0) == 0 ? 0.0 : 1e-4);
   RegularizedSGD optimizer(DecayPolicy(flags).group(describe_parameters(*model)),
                            RegularizedSGDOptions(0.01).momentum(0.9));
   for (auto& p : model->parameters()) p.mutable_grad() = torch::randn_like(p);
@@ -77,24 +77,21 @@ BENCHMARK(BM_OptimizerStepResNet50)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMi
 // Fashion-MNIST in one thread, batches of 128; items/s is images per second per loader thread.
 // (Training consumes about 1100 img/s of 28×28 images on this 2-core machine.)
 static void BM_LoaderFashionMNIST(benchmark::State& state) {
-  const std::string dir = "/usr/share/datasets/fashion-mnist";
-  ImageSet set;
+  std::shared_ptr<const Dataset> set;
   try {
-    set = read_mnist_dir(dir, "train");
+    set = open_dataset("fashion-mnist", "", "train");
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
     return;
   }
   LoaderOptions o;
   o.batch_size = 128;
-  o.crop_padding = 2;
-  o.hflip = true;
-  std::tie(o.mean, o.std) = channel_stats(set);
-  BatchLoader loader(set, o, 0);
+  const auto transform = set->train_transform({/*crop_padding=*/2, /*hflip=*/true}, set->channel_stats());
+  BatchLoader loader(*set, *transform, o, 0);
   int64_t i = 0;
   for (auto _ : state) {
     auto batch = loader.make_batch(i++ % loader.num_batches());
-    benchmark::DoNotOptimize(batch.images.data_ptr());
+    benchmark::DoNotOptimize(batch.inputs.data_ptr());
   }
   state.SetItemsProcessed(state.iterations() * 128);
 }

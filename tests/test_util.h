@@ -49,3 +49,24 @@ inline std::vector<uint8_t> idx_file(const std::vector<uint32_t>& dims, const st
 }
 
 }  // namespace eshift::test
+
+namespace eshift::test {
+
+// An MNIST-layout directory (raw IDX files) with `train` and `test` images of h×w per split;
+// image i has label i % classes and pixels (31·i + 7·y + 13·x + 60·label) mod 256.
+inline void write_mnist_layout(const std::string& dir, uint32_t train, uint32_t test, uint32_t h, uint32_t w,
+                               uint32_t classes) {
+  for (const auto& [prefix, n] : {std::pair<std::string, uint32_t>{"train", train}, {"t10k", test}}) {
+    std::vector<uint8_t> pixels, labels;
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t label = i % classes;
+      labels.push_back(static_cast<uint8_t>(label));
+      for (uint32_t y = 0; y < h; ++y)
+        for (uint32_t x = 0; x < w; ++x) pixels.push_back(static_cast<uint8_t>((31 * i + 7 * y + 13 * x + 60 * label) % 256));
+    }
+    write_bytes(dir + "/" + prefix + "-images-idx3-ubyte", idx_file({n, h, w}, pixels));
+    write_bytes(dir + "/" + prefix + "-labels-idx1-ubyte", idx_file({n}, labels));
+  }
+}
+
+}  // namespace eshift::test

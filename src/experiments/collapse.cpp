@@ -2,8 +2,8 @@
 // gradients (∝ 1/σ) up; the ε-shift keeps σ near ε and gradients bounded (paper.md §2–3).
 #include <sstream>
 
-#include "eshift/experiments_common.h"
-#include "eshift/report.h"
+#include "eshift/experiments/common.h"
+#include "eshift/analysis/report.h"
 
 namespace eshift {
 
@@ -44,17 +44,11 @@ ExperimentResult run_collapse(const ExperimentOptions& o) {
 
   // only the conv weights are decayed, strongly; BN γ, β and fc get nothing in both runs
   auto plain = experiment_run(o, d, "plain_l2", dir);
-  plain.decay.wd = lambda;
-  plain.decay.nowd_bn = plain.decay.nowd_fc = true;
-  plain.decay.mineps = eps;  // the probes' σ < ε threshold
+  plain.decay = conv_decay_preset(ConvDecay::L2, lambda, eps, /*others_wd=*/0, plain.decay);
   auto shifted = experiment_run(o, d, "eps_l2", dir);
-  shifted.decay.nowd_conv = shifted.decay.nowd_bn = shifted.decay.nowd_fc = true;
-  shifted.decay.el2 = true;
-  shifted.decay.lam = lambda;
-  shifted.decay.mineps = eps;
+  shifted.decay = conv_decay_preset(ConvDecay::EpsShifted, lambda, eps, /*others_wd=*/0, shifted.decay);
   auto a = train_run(plain), b = train_run(shifted);
   auto sa = stats(a), sb = stats(b);
-  auto last = [](const TrainResult& r) { return r.history.empty() ? EpochRecord{} : r.history.back(); };
 
   std::ostringstream t;
   char row[256];
@@ -79,7 +73,8 @@ ExperimentResult run_collapse(const ExperimentOptions& o) {
                 b.diverged ? "yes" : "no");
   t << row;
   std::snprintf(row, sizeof row, "| final train loss / test accuracy | %.4f / %.2f%% | %.4f / %.2f%% |\n",
-                last(a).train_loss, 100 * last(a).test_acc, last(b).train_loss, 100 * last(b).test_acc);
+                final_value(a, "train_loss"), 100 * final_value(a, "test_acc"), final_value(b, "train_loss"),
+                100 * final_value(b, "test_acc"));
   t << row;
 
   ExperimentResult r;

@@ -3,7 +3,10 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "eshift/experiments_common.h"
+#include "eshift/experiments/common.h"
+
+#include "eshift/core/atomic_file.h"
+#include "eshift/tasks/classification.h"
 
 namespace eshift {
 
@@ -34,9 +37,7 @@ std::string prepare_experiment_dir(const std::string& dir) {
 
 std::string write_summary(const std::string& dir, const std::string& markdown) {
   const std::string path = dir + "/summary.md";
-  std::ofstream out(path);
-  out << markdown;
-  if (!out) throw std::runtime_error(path + ": cannot write");
+  write_text_atomic(path, markdown);
   return path;
 }
 
@@ -44,6 +45,7 @@ TrainConfig experiment_run(const ExperimentOptions& o, const RunDefaults& d, con
                            const std::string& dir) {
   TrainConfig c;
   c.model.name = o.model.value_or(d.model);
+  c.data = o.data;
   c.data_dir = o.data_dir;
   c.train_subset = o.train_subset.value_or(d.train_subset);
   c.test_subset = o.test_subset.value_or(d.test_subset);
@@ -61,9 +63,13 @@ TrainConfig experiment_run(const ExperimentOptions& o, const RunDefaults& d, con
 }
 
 TrainResult train_run(const TrainConfig& config) {
-  auto result = train(config);
+  auto result = train(config, classification_task());
   if (result.interrupted) throw std::runtime_error(config.label + ": " + result.stop_message);
   return result;
+}
+
+double final_value(const TrainResult& result, const std::string& name) {
+  return result.history.empty() ? 0.0 : result.history.back().value(name);
 }
 
 std::string mean_pm_std(const std::vector<double>& v, double scale, int decimals) {

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <sstream>
 
-#include "eshift/experiments_common.h"
-#include "eshift/report.h"
+#include "eshift/experiments/common.h"
+#include "eshift/analysis/report.h"
 
 namespace eshift {
 
@@ -37,14 +37,10 @@ ExperimentResult run_equilibrium(const ExperimentOptions& o) {
 
   auto plain = experiment_run(o, d, "plain_l2", dir);
   plain.momentum = alpha;
-  plain.decay.wd = lambda;
-  plain.decay.nowd_bn = plain.decay.nowd_fc = true;
+  plain.decay = conv_decay_preset(ConvDecay::L2, lambda, eps, /*others_wd=*/0, plain.decay);
   auto shifted = experiment_run(o, d, "eps_l2", dir);
   shifted.momentum = alpha;
-  shifted.decay.nowd_conv = shifted.decay.nowd_bn = shifted.decay.nowd_fc = true;
-  shifted.decay.el2 = true;
-  shifted.decay.lam = lambda;
-  shifted.decay.mineps = eps;
+  shifted.decay = conv_decay_preset(ConvDecay::EpsShifted, lambda, eps, /*others_wd=*/0, shifted.decay);
   auto a = train_run(plain), b = train_run(shifted);
   const double eta = plain.schedule.base_lr;
   const double predicted = std::sqrt(2 * eta * lambda / (1 + alpha));

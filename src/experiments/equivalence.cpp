@@ -6,12 +6,15 @@
 #include <fstream>
 #include <sstream>
 
-#include "eshift/batch_loader.h"
-#include "eshift/experiments.h"
-#include "eshift/experiments_common.h"
-#include "eshift/param_roles.h"
-#include "eshift/regularized_sgd.h"
-#include "eshift/report.h"
+#include "eshift/analysis/report.h"
+#include "eshift/data/batch_loader.h"
+#include "eshift/data/registry.h"
+#include "eshift/experiments/common.h"
+#include "eshift/experiments/experiments.h"
+#include "eshift/models/registry.h"
+#include "eshift/nn/param_roles.h"
+#include "eshift/optim/regularized_sgd.h"
+#include "eshift/tasks/classification.h"
 
 namespace eshift {
 
@@ -31,10 +34,10 @@ double EquivalenceTrace::max_ratio_rel_error() const {
 namespace {
 // Optimizer with the scale-invariant weights in group 0 (regularizer `reg`) and the rest in group 1.
 RegularizedSGD make_optimizer(const std::vector<ParamInfo>& params, const Regularizer& reg, double lr) {
-  DecayGroup invariant{reg, {}}, rest{Regularizer::none(), {}};
-  for (const auto& p : params) (p.role == ParamRole::NormalizedWeight ? invariant : rest).params.push_back(p);
+  RegularizedGroup invariant{reg, {}}, rest{Regularizer::none(), {}};
+  for (const auto& p : params) (p.role == ParamRole::NormalizedWeight ? invariant : rest).params.push_back(p.tensor);
   TORCH_CHECK(!invariant.params.empty(), "the equivalence needs scale-invariant (normalized) weights");
-  return RegularizedSGD(std::vector<DecayGroup>{invariant, rest}, RegularizedSGDOptions(lr));
+  return RegularizedSGD(std::vector<RegularizedGroup>{invariant, rest}, RegularizedSGDOptions(lr));
 }
 
 std::vector<torch::Tensor> invariant_weights(const std::vector<ParamInfo>& params) {
@@ -51,12 +54,12 @@ double total_norm(const std::vector<torch::Tensor>& ts) {
 }
 }  // namespace
 
-EquivalenceTrace trace_equivalence(const ImageSet& data, const EquivalenceConfig& c) {
+EquivalenceTrace trace_equivalence(const Dataset& data, const EquivalenceConfig& c) {
   TORCH_CHECK(c.model.wnorm != WeightFamily::None, "the equivalence needs a normalized family (ws, wn or cwn)");
   TORCH_CHECK(c.lr > 0 && c.lambda > 0 && c.lr * c.lambda < 1, "need η > 0, λ > 0 and ηλ < 1");
   TORCH_CHECK(data.size() >= c.batch_size, "the equivalence needs at least one full batch of data");
   torch::manual_seed(c.seed);
-  ResNet a(c.model), b(c.model);
+  auto a = build_model(c.model), b = build_model(c.model);
   a->to(torch::kFloat64);
   b->to(torch::kFloat64);
   {
@@ -71,43 +74,42 @@ EquivalenceTrace trace_equivalence(const ImageSet& data, const EquivalenceConfig
   auto opt_b = make_optimizer(params_b, Regularizer::none(), c.lr);
   auto wa = invariant_weights(params_a), wb = invariant_weights(params_b);
 
-  auto [mean, std] = channel_stats(data);
+  const auto transform = data.eval_transform(data.channel_stats());  // normalization, no augmentation
   LoaderOptions lo;
   lo.batch_size = c.batch_size;
   lo.drop_last = true;
-  lo.mean = mean;
-  lo.std = std;
   lo.seed = c.seed;
+  const ClassificationTask task;
 
   EquivalenceTrace trace;
   const double shrink = 1 - c.lr * c.lambda;
   int epoch = 0;
-  auto loader = std::make_unique<BatchLoader>(data, lo, epoch);
+  auto loader = std::make_unique<BatchLoader>(data, *transform, lo, epoch);
   for (int t = 0; t < c.steps; ++t) {
     auto batch = loader->next();
     if (!batch) {
-      loader = std::make_unique<BatchLoader>(data, lo, ++epoch);
+      loader = std::make_unique<BatchLoader>(data, *transform, lo, ++epoch);
       batch = loader->next();
     }
-    auto x = batch->images.to(torch::kFloat64);
-    auto step = [&](ResNet& m, RegularizedSGD& opt) {
-      auto z = m->forward(x);
-      auto loss = torch::nn::functional::cross_entropy(z, batch->labels);
+    const Batch batch64{batch->inputs.to(torch::kFloat64), batch->targets};
+    auto step = [&](Model& m, RegularizedSGD& opt) {
+      auto z = m.forward(batch64.inputs);
+      auto loss = task.loss(z, batch64);
       opt.zero_grad();
       loss.backward();
       opt.step();
       return std::make_pair(z.detach(), loss.item<double>());
     };
-    auto [za, la] = step(a, opt_a);
+    auto [za, la] = step(*a, opt_a);
     // (b): the scale-invariant group runs at η(1−ηλ)^−(2t+1)
     opt_b.param_groups()[0].options().set_lr(c.lr * std::pow(shrink, -(2.0 * (t + c.step_offset) + 1)));
-    auto [zb, lb] = step(b, opt_b);
+    auto [zb, lb] = step(*b, opt_b);
     (void)lb;
     trace.loss_a.push_back(la);
     trace.logit_rel_diff.push_back(((za - zb).abs().max() / za.abs().max()).item<double>());
     double worst = 0;
     for (size_t i = 0; i < wa.size(); ++i) {
-      auto da = wa[i].detach().reshape({wa[i].size(0), -1}), db = wb[i].detach().reshape({wb[i].size(0), -1});
+      auto da = filter_rows(wa[i].detach()), db = filter_rows(wb[i].detach());
       worst = std::max(worst, (da / da.norm(2, 1, true) - db / db.norm(2, 1, true)).abs().max().item<double>());
     }
     trace.direction_diff.push_back(worst);
@@ -127,10 +129,11 @@ ExperimentResult run_equivalence(const ExperimentOptions& o) {
   c.lr = o.lr.value_or(0.1);
   c.lambda = o.lambda.value_or(0.01);
   c.seed = o.seed;
-  auto data = read_mnist_dir(o.data_dir, "train").head(o.train_subset.value_or(4096));
-  c.model.in_channels = data.images.size(1);
-  c.model.num_classes = data.num_classes;
-  auto trace = trace_equivalence(data, c);
+  auto all = open_dataset(o.data, o.data_dir, "train");
+  auto data = all->head(std::min(o.train_subset.value_or(4096), all->size()));
+  c.model.in_channels = data->image_shape().channels;
+  c.model.num_classes = data->num_classes();
+  auto trace = trace_equivalence(*data, c);
 
   const auto dir = prepare_experiment_dir(o.out_dir);
   {

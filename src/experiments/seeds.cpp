@@ -2,8 +2,8 @@
 // larger than the seed-to-seed spread?
 #include <sstream>
 
-#include "eshift/experiments_common.h"
-#include "eshift/report.h"
+#include "eshift/experiments/common.h"
+#include "eshift/analysis/report.h"
 
 namespace eshift {
 
@@ -18,30 +18,25 @@ ExperimentResult run_seeds(const ExperimentOptions& o) {
 
   struct Arm {
     std::string name, title;
+    ConvDecay conv;
     std::vector<double> test_acc, train_loss, sigma_min;
     std::vector<std::string> dirs;
   };
-  std::vector<Arm> arms = {{"no_decay", "no decay on conv weights", {}, {}, {}, {}},
-                           {"plain_l2", "plain L2", {}, {}, {}, {}},
-                           {"eps_l2", "ε-shifted L2", {}, {}, {}, {}}};
+  std::vector<Arm> arms = {{"no_decay", "no decay on conv weights", ConvDecay::None, {}, {}, {}, {}},
+                           {"plain_l2", "plain L2", ConvDecay::L2, {}, {}, {}, {}},
+                           {"eps_l2", "ε-shifted L2", ConvDecay::EpsShifted, {}, {}, {}, {}}};
   for (int k = 0; k < o.seeds; ++k) {
     ExperimentOptions ok = o;
     ok.seed = o.seed + k;
     for (auto& arm : arms) {
       auto c = experiment_run(ok, d, arm.name + "_seed" + std::to_string(ok.seed), dir);
       c.schedule.cosine = true;
-      c.decay.wd = lambda;  // BN γ and fc in every arm
-      if (arm.name == "no_decay") c.decay.nowd_conv = true;
-      if (arm.name == "eps_l2") {
-        c.decay.el2 = c.decay.nowd_conv = true;
-        c.decay.lam = lambda;
-        c.decay.mineps = eps;
-      }
+      c.decay = conv_decay_preset(arm.conv, lambda, eps, /*others_wd=*/lambda, c.decay);  // BN γ and fc: L2 λ in every arm
       auto r = train_run(c);
       arm.dirs.push_back(c.out_dir);
       if (r.history.empty()) continue;
-      arm.test_acc.push_back(r.history.back().test_acc);
-      arm.train_loss.push_back(r.history.back().train_loss);
+      arm.test_acc.push_back(r.history.back().value("test_acc"));
+      arm.train_loss.push_back(r.history.back().value("train_loss"));
       arm.sigma_min.push_back(r.history.back().sigma_min);
     }
   }

@@ -1,0 +1,92 @@
+// eshift bench: training steps of a model on random data, timed (analysis/step_benchmark.h).
+#include <algorithm>
+#include <cstdio>
+
+#include "command.h"
+#include "eshift/analysis/step_benchmark.h"
+#include "flags.h"
+
+namespace eshift::cli {
+
+namespace {
+class BenchCommand : public Command {
+ public:
+  void add_flags(CLI::App& app) override {
+    auto& c = config_;
+    model_.add(app, c.model);
+    app.add_option("--batch-size", c.batch_size)->capture_default_str();
+    app.add_option("--image", image_, "input size CxHxW")->capture_default_str();
+    app.add_option("--classes", c.model.num_classes)->capture_default_str();
+    app.add_option("--reg", c.reg, "decay on conv weights: none|l2|el2")->capture_default_str();
+    app.add_option("--lam", c.lam)->capture_default_str();
+    app.add_option("--mineps", c.eps)->capture_default_str();
+    app.add_option("--wd", c.wd)->capture_default_str();
+    app.add_option("--steps", c.steps, "timed steps")->capture_default_str();
+    app.add_option("--warmup", c.warmup, "untimed warm-up steps")->capture_default_str();
+    app.add_option("--device", c.device)->capture_default_str();
+    app.add_flag("--channels-last,!--no-channels-last", c.channels_last, "NHWC parameters and input")
+        ->capture_default_str();
+    app.add_option("--seed", c.seed)->capture_default_str();
+    app.add_flag("--flops", flops_, "also report conv GFLOP/s against this machine's measured sgemm and oneDNN GFLOP/s");
+    threads_.add(app);
+    app.add_flag("--profile", c.profile, "print LibTorch's per-operator self times of the timed steps");
+    app.add_flag("--fused-bn,!--no-fused-bn", c.fused_batch_norm_act,
+                 "fused BatchNorm+ReLU(+residual) kernels (channels-last CPU training)")
+        ->capture_default_str();
+  }
+
+  int run() override {
+    auto& c = config_;
+    model_.apply(c.model);
+    threads_.apply();
+    std::tie(c.model.in_channels, c.height, c.width) = parse_image(image_);
+    std::printf("bench %s wnorm=%s norm=%s batch=%lld image=%s reg=%s threads=%d device=%s, %d warm-up + %d timed steps\n",
+                c.model.name.c_str(), family_name(c.model.wnorm).c_str(), c.model.norm.c_str(),
+                (long long)c.batch_size, image_.c_str(), c.reg.c_str(), torch::get_num_threads(), c.device.c_str(),
+                c.warmup, c.steps);
+    const auto r = run_step_benchmark(c);
+    auto sorted = r.step_seconds;
+    std::sort(sorted.begin(), sorted.end());
+    std::printf("step time: min %.1f ms, median %.1f ms, max %.1f ms\n", 1e3 * sorted.front(),
+                1e3 * r.median_step_seconds, 1e3 * sorted.back());
+    std::printf("peak RSS: %.0f MiB\n", peak_rss_mib());
+    if (flops_) print_flops(r);
+    if (c.profile) print_profile(r);
+    std::printf("throughput: %.1f img/s\n", r.images_per_second);
+    return 0;
+  }
+
+ private:
+  static void print_flops(const BenchResult& r) {
+    const double blas = measure_sgemm_gflops(), onednn = measure_onednn_conv_gflops();
+    std::printf("conv FLOPs per step: %.2f GFLOP (forward + both gradients); achieved %.1f GFLOP/s = %.0f%% of "
+                "sgemm %.1f GFLOP/s (2048x2048 torch::mm), %.0f%% of oneDNN %.1f GFLOP/s (3x3 conv "
+                "forward, 32x128x32x32), %d threads\n",
+                r.conv_flops_per_step / 1e9, r.conv_gflops_per_second(), 100 * r.conv_gflops_per_second() / blas, blas,
+                100 * r.conv_gflops_per_second() / onednn, onednn, torch::get_num_threads());
+  }
+
+  static void print_profile(const BenchResult& r) {
+    double total = 0;
+    for (const auto& op : r.op_times) total += op.self_ms_per_step;
+    std::printf("profile (LibTorch profiler, self time per timed step; profiling itself costs time):\n");
+    std::printf("  %9s %6s %8s  %s\n", "ms/step", "share", "calls", "operator");
+    for (const auto& op : r.op_times) {
+      if (op.self_ms_per_step < 0.002 * total) continue;
+      std::printf("  %9.2f %5.1f%% %8.1f  %s\n", op.self_ms_per_step, 100 * op.self_ms_per_step / total,
+                  op.calls_per_step, op.name.c_str());
+    }
+    std::printf("  %9.2f        (operators under 0.2%% not listed)\n", total);
+  }
+
+  BenchConfig config_;
+  ModelFlags model_;
+  ThreadFlags threads_;
+  std::string image_ = "3x32x32";
+  bool flops_ = false;
+};
+}  // namespace
+
+std::unique_ptr<Command> make_bench_command() { return std::make_unique<BenchCommand>(); }
+
+}  // namespace eshift::cli

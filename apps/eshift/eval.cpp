@@ -1,0 +1,68 @@
+// eshift eval: a checkpoint's metrics on the test split of its dataset.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "command.h"
+#include "eshift/data/registry.h"
+#include "eshift/models/registry.h"
+#include "eshift/tasks/classification.h"
+#include "eshift/train/checkpoint.h"
+#include "eshift/train/step.h"
+#include "flags.h"
+
+namespace eshift::cli {
+
+namespace {
+// The dataset a checkpoint was trained on (checkpoints from before datasets had names: the default).
+std::string checkpoint_dataset(const CheckpointInfo& info) {
+  const auto config = nlohmann::json::parse(info.config_json, nullptr, /*allow_exceptions=*/false);
+  return config.is_object() && config.contains("data") ? config["data"].get<std::string>() : kDefaultDataset;
+}
+
+class EvalCommand : public Command {
+ public:
+  void add_flags(CLI::App& app) override {
+    app.add_option("--checkpoint", checkpoint_, "checkpoint.pt written by eshift train")->required();
+    data_.add(app);
+    app.add_option("--test-subset", test_subset_, "first N test images (0 = all)");
+    app.add_option("--device", device_, "cpu, cuda or cuda:N")->capture_default_str();
+    threads_.add(app);
+  }
+
+  int run() override {
+    threads_.apply();
+    const auto device = parse_device(device_);
+    const auto info = read_checkpoint_info(checkpoint_);
+    auto model = build_model(info.spec);
+    model->to(device);
+    load_checkpoint(checkpoint_, *model, nullptr, info.spec, device);
+    std::string name = checkpoint_dataset(info), dir;
+    data_.apply(name, dir);
+    auto test_set = open_dataset(name, dir, "test");
+    if (test_subset_ > 0) test_set = test_set->head(std::min(test_subset_, test_set->size()));
+    if (test_set->image_shape().channels != info.spec.in_channels)
+      throw std::invalid_argument((dir.empty() ? find_dataset(name).default_dir : dir) + ": images have " +
+                                  std::to_string(test_set->image_shape().channels) +
+                                  " channels, the checkpoint's model expects " + std::to_string(info.spec.in_channels));
+    const ClassificationTask task;
+    const auto transform = test_set->eval_transform({info.input_mean, info.input_std});
+    const auto m = evaluate(*model, task, *test_set, *transform, ExecutionPolicy(Placement{device, false}), 500);
+    std::printf("checkpoint %s (epoch %lld, %s)\n", checkpoint_.c_str(), (long long)info.epoch,
+                info.spec.to_json().c_str());
+    std::printf("test images %lld: loss %.4f top-1 %.2f%%\n", (long long)test_set->size(), m.at("loss"),
+                100 * m.at("acc"));
+    return 0;
+  }
+
+ private:
+  std::string checkpoint_, device_ = "cpu";
+  int64_t test_subset_ = 0;
+  DataFlags data_;
+  ThreadFlags threads_;
+};
+}  // namespace
+
+std::unique_ptr<Command> make_eval_command() { return std::make_unique<EvalCommand>(); }
+
+}  // namespace eshift::cli

@@ -1,0 +1,119 @@
+#include "flags.h"
+
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "eshift/data/registry.h"
+
+namespace eshift::cli {
+
+void ThreadFlags::add(CLI::App& app) {
+  threads = std::max(1u, std::thread::hardware_concurrency());
+  app.add_option("--threads", threads, "CPU threads (default: all cores)")->capture_default_str();
+}
+
+void ThreadFlags::apply() const {
+  if (threads < 1) throw std::invalid_argument("--threads must be >= 1");
+  torch::set_num_threads(threads);  // intra-op pool, also OpenMP (and so OpenBLAS/oneDNN)
+}
+
+void DataFlags::add(CLI::App& app) {
+  std::string names;
+  for (const auto& entry : dataset_registry()) names += (names.empty() ? "" : ", ") + entry.name;
+  app.add_option("--data", data, "dataset: " + names + " (default " + kDefaultDataset + ")");
+  app.add_option("--data-dir", data_dir, "directory of the dataset (default: its standard place, " +
+                                             find_dataset(kDefaultDataset).default_dir + " for " +
+                                             kDefaultDataset + ")");
+}
+
+void DataFlags::apply(std::string& name, std::string& dir) const {
+  if (!data_dir.empty()) dir = data_dir;
+  if (data.empty()) return;
+  bool known = false;
+  for (const auto& entry : dataset_registry()) known = known || entry.name == data;
+  if (known) {
+    name = data;
+    return;
+  }
+  if (data.find('/') != std::string::npos || std::filesystem::is_directory(data)) {
+    if (!data_dir.empty()) throw std::invalid_argument("--data " + data + " is a directory and --data-dir is given too");
+    name = kDefaultDataset;  // the old spelling: --data DIR
+    dir = data;
+    return;
+  }
+  find_dataset(data);  // throws: unknown --data 'x' (known: …)
+}
+
+void ModelFlags::add(CLI::App& app, ModelSpec& spec) {
+  app.add_option("--model", spec.name, "resnet20|32|44|56|110 (any resnet<6n+2>), resnet50|101|152")->capture_default_str();
+  app.add_option("--wnorm", wnorm, "weight normalization of every conv: none|ws|wn|cwn")->capture_default_str();
+  app.add_option("--norm", spec.norm, "feature normalization after each conv: bn|gn")->capture_default_str();
+  app.add_option("--gn-groups", spec.gn_groups, "GroupNorm groups")->capture_default_str();
+  app.add_option("--width", spec.width, "filters of the first stage")->capture_default_str();
+  app.add_option("--ws-delta", spec.ws.delta, "WS δ (paper: 1e-5, outside the sqrt of the unbiased var.)")
+      ->capture_default_str();
+  app.add_flag("--ws-delta-inside-sqrt", spec.ws.delta_inside_sqrt,
+               "WS: (w-μ)/sqrt(biased var + δ) instead of (w-μ)/(σ+δ)");
+}
+
+void ModelFlags::apply(ModelSpec& spec) const { spec.wnorm = parse_family(wnorm); }
+
+void add_decay_flags(CLI::App& app, DecayFlags& d) {
+  app.add_option("--wd", d.wd, "ordinary L2 weight decay λ (reference --wd)")->capture_default_str();
+  app.add_flag("--wd-all", d.wd_all, "decay every parameter, biases and BN β included");
+  app.add_flag("--nowd-bn", d.nowd_bn, "no decay on BN/GN γ and WN gains");
+  app.add_flag("--nowd-fc", d.nowd_fc, "no decay on the classifier weight");
+  app.add_flag("--nowd-conv", d.nowd_conv, "no ordinary decay on conv weights");
+  app.add_flag("--el2", d.el2, "ε-shifted L2 on every non-depthwise conv weight (replaces its L2)");
+  app.add_option("--mineps", d.mineps, "ε of the ε-shifted L2")->capture_default_str();
+  app.add_option("--lam", d.lam, "λ of the ε-shifted L2")->capture_default_str();
+  app.add_flag("--decoupled-wd", d.decoupled, "apply ordinary decay decoupled (w -= lr·λ·w), not via the gradient");
+}
+
+void TrainFlags::add(CLI::App& app, TrainConfig& c) {
+  model.add(app, c.model);
+  data.add(app);
+  app.add_option("--train-subset", c.train_subset, "use the first N training images (0 = all)")->capture_default_str();
+  app.add_option("--test-subset", c.test_subset, "use the first N test images (0 = all)")->capture_default_str();
+  app.add_option("--epochs", c.epochs)->capture_default_str();
+  app.add_option("--batch-size", c.batch_size)->capture_default_str();
+  app.add_option("--eval-batch-size", c.eval_batch_size)->capture_default_str();
+  app.add_option("--lr", c.schedule.base_lr, "base learning rate")->capture_default_str();
+  app.add_option("--schedule", c.schedule.milestones, "epochs at which lr is multiplied by --gamma");
+  app.add_option("--gamma", c.schedule.gamma)->capture_default_str();
+  app.add_flag("--cos", c.schedule.cosine, "cosine learning-rate decay (epoch-wise)");
+  app.add_option("--warmup", c.schedule.warmup_epochs, "linear warm-up epochs")->capture_default_str();
+  app.add_option("--momentum", c.momentum)->capture_default_str();
+  app.add_option("--dampening", c.dampening)->capture_default_str();
+  app.add_flag("--nesterov", c.nesterov);
+  add_decay_flags(app, c.decay);
+  app.add_option("--crop-padding", c.crop_padding, "random-crop padding in pixels (0 = off)")->capture_default_str();
+  app.add_flag("!--no-flip", c.hflip, "no random horizontal flips");
+  app.add_option("--seed", c.seed)->capture_default_str();
+  app.add_option("--probe-every", c.probe_every, "probe weights and gradients every k steps (0 = never)")
+      ->capture_default_str();
+  app.add_option("--device", c.device, "cpu, cuda or cuda:N")->capture_default_str();
+  app.add_flag("--channels-last,!--no-channels-last", c.channels_last, "NHWC parameters and batches")
+      ->capture_default_str();
+  threads.add(app);
+}
+
+void TrainFlags::apply(TrainConfig& c) const {
+  model.apply(c.model);
+  data.apply(c.data, c.data_dir);
+  threads.apply();
+}
+
+std::tuple<int64_t, int64_t, int64_t> parse_image(const std::string& image) {
+  long long ch = 0, h = 0, w = 0;
+  char tail = 0;
+  if (std::sscanf(image.c_str(), "%lldx%lldx%lld%c", &ch, &h, &w, &tail) != 3 || ch < 1 || h < 1 || w < 1)
+    throw std::invalid_argument("--image must be CxHxW, e.g. 3x32x32, got '" + image + "'");
+  return {ch, h, w};
+}
+
+}  // namespace eshift::cli

@@ -1,0 +1,157 @@
+#include "eshift/analysis/step_benchmark.h"
+
+#include <sys/resource.h>
+
+#include <torch/csrc/autograd/profiler_kineto.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <stdexcept>
+
+#include "eshift/core/placement.h"
+#include "eshift/models/flops.h"
+#include "eshift/models/registry.h"
+#include "eshift/nn/batch_norm_act.h"
+#include "eshift/nn/param_roles.h"
+#include "eshift/optim/regularized_sgd.h"
+#include "eshift/regularize/decay_policy.h"
+#include "eshift/tasks/classification.h"
+#include "eshift/train/step.h"
+
+namespace eshift {
+
+void BenchConfig::validate() const {
+  model.validate();
+  if (batch_size < 2) throw std::invalid_argument("--batch-size must be >= 2");
+  if (height < 1 || width < 1) throw std::invalid_argument("--image sizes must be >= 1");
+  if (reg != "none" && reg != "l2" && reg != "el2")
+    throw std::invalid_argument("unknown --reg '" + reg + "' (none, l2 or el2)");
+  if (steps < 1 || warmup < 0) throw std::invalid_argument("--steps must be >= 1 and --warmup >= 0");
+}
+
+namespace {
+
+// Self time per operator name from the profiler's events: per thread, an event's children are the events
+// that start and end inside it (LibTorch records whole operator calls, so they nest properly).
+std::vector<OpTime> self_times(const std::vector<torch::autograd::profiler::KinetoEvent>& events, int steps) {
+  std::map<uint64_t, std::vector<const torch::autograd::profiler::KinetoEvent*>> by_thread;
+  for (const auto& e : events) by_thread[e.startThreadId()].push_back(&e);
+  std::map<std::string, OpTime> by_name;
+  for (auto& [thread, list] : by_thread) {
+    std::sort(list.begin(), list.end(), [](auto* a, auto* b) {
+      return a->startUs() != b->startUs() ? a->startUs() < b->startUs() : a->durationUs() > b->durationUs();
+    });
+    struct Open {
+      const torch::autograd::profiler::KinetoEvent* event;
+      double children_us;
+    };
+    std::vector<Open> stack;
+    auto close = [&](const Open& open) {
+      auto& op = by_name[open.event->name()];
+      op.name = open.event->name();
+      op.self_ms_per_step += (open.event->durationUs() - open.children_us) / 1e3 / steps;
+      op.calls_per_step += 1.0 / steps;
+      if (!stack.empty()) stack.back().children_us += open.event->durationUs();
+    };
+    for (auto* e : list) {
+      while (!stack.empty() && stack.back().event->startUs() + stack.back().event->durationUs() <= e->startUs()) {
+        const Open open = stack.back();
+        stack.pop_back();
+        close(open);
+      }
+      stack.push_back({e, 0.0});
+    }
+    while (!stack.empty()) {
+      const Open open = stack.back();
+      stack.pop_back();
+      close(open);
+    }
+  }
+  std::vector<OpTime> out;
+  for (auto& [name, op] : by_name) out.push_back(op);
+  std::sort(out.begin(), out.end(), [](const OpTime& a, const OpTime& b) { return a.self_ms_per_step > b.self_ms_per_step; });
+  return out;
+}
+
+}  // namespace
+
+BenchResult run_step_benchmark(const BenchConfig& config) {
+  config.validate();
+  const ExecutionPolicy policy(Placement{parse_device(config.device), config.channels_last});
+  set_fused_batch_norm_act(config.fused_batch_norm_act);
+  torch::manual_seed(config.seed);
+  auto model = build_model(config.model);
+  policy.placement().place(*model);
+  model->train();
+  const auto conv = config.reg == "el2" ? ConvDecay::EpsShifted : config.reg == "l2" ? ConvDecay::L2 : ConvDecay::None;
+  const double lambda = config.reg == "el2" ? config.lam : config.wd;
+  const DecayFlags flags = conv_decay_preset(conv, lambda, config.eps, config.reg == "none" ? 0.0 : config.wd);
+  RegularizedSGD optimizer(DecayPolicy(flags).group(describe_parameters(*model)), RegularizedSGDOptions(0.01).momentum(0.9));
+  const ClassificationTask task;
+  const Batch batch = policy.place(
+      {torch::randn({config.batch_size, config.model.in_channels, config.height, config.width}),
+       torch::randint(config.model.num_classes, {config.batch_size}, torch::kInt64)});
+
+  BenchResult result;
+  for (int i = 0; i < config.warmup + config.steps; ++i) {
+    if (config.profile && i == config.warmup)
+      torch::autograd::profiler::enableProfiler(
+          torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::KINETO),
+          {torch::profiler::impl::ActivityType::CPU});
+    const auto t0 = std::chrono::steady_clock::now();
+    // the trainer's step and its metrics (whose .item() synchronizes with the device)
+    MetricSums sums(task.metrics());
+    const auto out = train_step(*model, task, optimizer, policy, batch);
+    task.measure(out.output, batch, out.loss, sums);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (i >= config.warmup) result.step_seconds.push_back(s);
+  }
+  if (config.profile) result.op_times = self_times(torch::autograd::profiler::disableProfiler()->events(), config.steps);
+  auto sorted = result.step_seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t n = sorted.size();
+  result.median_step_seconds = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  result.images_per_second = config.batch_size / result.median_step_seconds;
+  result.conv_flops_per_step = 3 * conv_forward_flops(*model, config.height, config.width) * config.batch_size;
+  return result;
+}
+
+namespace {
+
+// Seconds of the fastest of `reps` calls of `fn`, after one untimed warm-up call.
+template <typename Fn>
+double best_seconds(int reps, Fn fn) {
+  fn();
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+}  // namespace
+
+double measure_sgemm_gflops(int64_t n, int reps) {
+  auto a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
+  return 2.0 * n * n * n / best_seconds(reps, [&] { torch::mm_out(c, a, b); }) / 1e9;
+}
+
+double measure_onednn_conv_gflops(int reps) {
+  const int64_t n = 32, c = 128, hw = 32;
+  auto x = torch::randn({n, c, hw, hw}).contiguous(at::MemoryFormat::ChannelsLast);
+  auto w = torch::randn({c, c, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast);
+  torch::NoGradGuard no_grad;
+  const double seconds = best_seconds(reps, [&] { torch::conv2d(x, w, {}, 1, 1); });
+  return 2.0 * n * hw * hw * c * c * 9 / seconds / 1e9;
+}
+
+double peak_rss_mib() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // Linux reports KiB
+}
+
+}  // namespace eshift

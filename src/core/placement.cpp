@@ -1,0 +1,36 @@
+#include "eshift/core/placement.h"
+
+#include <memory>
+#include <stdexcept>
+
+namespace eshift {
+
+torch::Device parse_device(const std::string& name) {
+  std::unique_ptr<torch::Device> device;
+  try {
+    device = std::make_unique<torch::Device>(name);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("unknown --device '" + name + "' (cpu, cuda or cuda:N)");
+  }
+  if (device->is_cuda() && !torch::cuda::is_available())
+    throw std::invalid_argument("--device " + name + ": CUDA is not available in this LibTorch build or machine");
+  if (!device->is_cpu() && !device->is_cuda()) throw std::invalid_argument("unsupported --device '" + name + "'");
+  return *device;
+}
+
+void Placement::place(torch::nn::Module& model) const {
+  model.to(device);
+  if (!channels_last) return;
+  torch::NoGradGuard no_grad;
+  for (auto& p : model.parameters())
+    if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  for (auto& b : model.buffers())
+    if (b.dim() == 4) b.set_data(b.data().contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
+torch::Tensor Placement::input(const torch::Tensor& x) const {
+  auto out = x.to(device);
+  return channels_last && out.dim() == 4 ? out.contiguous(torch::MemoryFormat::ChannelsLast) : out;
+}
+
+}  // namespace eshift

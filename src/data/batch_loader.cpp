@@ -1,0 +1,62 @@
+#include "eshift/data/batch_loader.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+namespace eshift {
+
+BatchLoader::BatchLoader(const Dataset& dataset, const Transform& transform, LoaderOptions options, int epoch)
+    : dataset_(dataset), transform_(transform.clone()), options_(std::move(options)) {
+  TORCH_CHECK(options_.batch_size >= 1, "batch size must be >= 1, got ", options_.batch_size);
+  TORCH_CHECK(options_.workers >= 1, "the loader needs at least one worker, got ", options_.workers);
+  input_shape_ = dataset_.image_shape();
+  output_shape_ = transform_->output_shape(input_shape_);
+  const int64_t n = dataset_.size();
+  order_.resize(n);
+  std::iota(order_.begin(), order_.end(), 0);
+  std::mt19937_64 rng(options_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) + 1);
+  if (options_.shuffle) std::shuffle(order_.begin(), order_.end(), rng);
+  transform_->draw_epoch(rng, n);
+  num_batches_ = options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+  prefetch();
+}
+
+BatchLoader::~BatchLoader() {
+  for (auto& f : pending_) f.wait();
+}
+
+void BatchLoader::prefetch() {
+  while (requested_ < num_batches_ && int64_t(pending_.size()) < options_.workers) {
+    const int64_t i = requested_++;
+    pending_.push_back(std::async(std::launch::async, [this, i] { return make_batch(i); }));
+  }
+}
+
+std::optional<Batch> BatchLoader::next() {
+  if (next_ >= num_batches_) return std::nullopt;
+  Batch b = pending_.front().get();
+  pending_.pop_front();
+  ++next_;
+  prefetch();
+  return b;
+}
+
+Batch BatchLoader::make_batch(int64_t index) const {
+  const int64_t begin = index * options_.batch_size;
+  const int64_t count = std::min(options_.batch_size, dataset_.size() - begin);
+  std::vector<int64_t> indices(order_.begin() + begin, order_.begin() + begin + count);
+  const auto examples = dataset_.get_batch(indices);
+  const auto& s = output_shape_;
+  auto inputs = torch::empty({count, s.channels, s.height, s.width}, torch::kFloat32);
+  auto targets = torch::empty({count}, torch::kInt64);
+  float* out = inputs.data_ptr<float>();
+  int64_t* labels = targets.data_ptr<int64_t>();
+  for (int64_t b = 0; b < count; ++b) {
+    transform_->apply(examples[b].image, begin + b, out + b * s.numel());
+    labels[b] = examples[b].label;
+  }
+  return {inputs, targets};
+}
+
+}  // namespace eshift

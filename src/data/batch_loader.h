@@ -1,0 +1,61 @@
+#pragma once
+// The batch loader: any dataset, any transform, batches prepared ahead of the model on worker
+// threads.
+//
+// Every random choice of an epoch is drawn up front from one generator seeded by (seed, epoch):
+// first the order (a shuffle of 0..N-1), then the transform's choices for each position (random
+// crop offsets, flips). An epoch's batches are therefore the same whatever the thread timing, a run
+// resumed at an epoch boundary sees exactly the batches an uninterrupted one would, and a process
+// of a data-parallel run can take its share of the positions of the same order.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "eshift/data/batch.h"
+#include "eshift/data/dataset.h"
+
+namespace eshift {
+
+struct LoaderOptions {
+  int64_t batch_size = 128;
+  bool shuffle = true;
+  bool drop_last = false;  // drop a final partial batch
+  uint64_t seed = 0;
+  int workers = 1;         // batches prepared ahead, each on its own thread (memory: workers batches)
+};
+
+class BatchLoader {
+ public:
+  // `dataset` must outlive the loader; the transform is copied and draws this epoch's choices.
+  BatchLoader(const Dataset& dataset, const Transform& transform, LoaderOptions options, int epoch);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  // The next batch, or nullopt at the end of the epoch.
+  std::optional<Batch> next();
+  int64_t num_batches() const { return num_batches_; }
+
+  // Builds batch i of this epoch synchronously (what the worker threads run).
+  Batch make_batch(int64_t i) const;
+
+ private:
+  void prefetch();
+
+  const Dataset& dataset_;
+  std::unique_ptr<Transform> transform_;
+  LoaderOptions options_;
+  ImageShape input_shape_, output_shape_;
+  std::vector<int64_t> order_;
+  int64_t num_batches_ = 0;
+  int64_t next_ = 0;        // the next batch next() returns
+  int64_t requested_ = 0;   // batches handed to workers so far
+  std::deque<std::future<Batch>> pending_;
+};
+
+}  // namespace eshift

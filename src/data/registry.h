@@ -1,0 +1,32 @@
+#pragma once
+// The dataset registry: every dataset eshift reads, by name (--data NAME), with the directory it
+// is read from unless --data-dir says otherwise. A new dataset (CIFAR, ImageNet folders) joins by
+// adding one entry to dataset_registry() in registry.cpp.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eshift/data/dataset.h"
+
+namespace eshift {
+
+struct DatasetEntry {
+  std::string name;          // --data NAME
+  std::string default_dir;   // --data-dir when not given
+  std::string description;   // one line for --help
+  // Opens split "train" or "test" of the dataset in `dir`; throws DataError naming the file.
+  std::function<std::shared_ptr<const Dataset>(const std::string& dir, const std::string& split)> open;
+};
+
+const std::vector<DatasetEntry>& dataset_registry();
+
+constexpr const char* kDefaultDataset = "fashion-mnist";
+
+// The entry of `name`; throws std::invalid_argument ("unknown --data 'x' (known: …)").
+const DatasetEntry& find_dataset(const std::string& name);
+
+// find_dataset(name).open(dir, split), the entry's default directory when `dir` is empty.
+std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& dir, const std::string& split);
+
+}  // namespace eshift

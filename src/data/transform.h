@@ -1,0 +1,57 @@
+#pragma once
+// Transforms turn decoded uint8 images into model inputs. Every random choice of an epoch is drawn
+// up front, in example order, from the epoch's generator (see batch_loader.h); apply() then only
+// reads those choices, so worker threads can transform any example in any order and an epoch
+// stays a function of (seed, epoch).
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace eshift {
+
+struct ImageShape {
+  int64_t channels = 0, height = 0, width = 0;
+  int64_t numel() const { return channels * height * width; }
+  std::string str() const {  // "1x28x28"
+    return std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width);
+  }
+};
+
+class Transform {
+ public:
+  virtual ~Transform() = default;
+  virtual ImageShape output_shape(const ImageShape& input) const = 0;
+  // Draws the random choices for positions 0..n-1 of an epoch, in order, from `rng`.
+  virtual void draw_epoch(std::mt19937_64& rng, int64_t n) = 0;
+  // Writes the input for the uint8 [C, H, W] image at epoch position `position` into `out`
+  // (float32, output_shape's C·H·W values).
+  virtual void apply(const torch::Tensor& image, int64_t position, float* out) const = 0;
+  // A copy without drawn choices (each loader draws its own epoch into a copy).
+  virtual std::unique_ptr<Transform> clone() const = 0;
+};
+
+// The CIFAR/MNIST augmentation: a random crop of the original size from the image zero-padded by
+// `padding` pixels, a random horizontal flip (probability ½), then per-channel normalization
+// (x/255 − mean)/std. padding = 0 and flip = false: normalization only (evaluation).
+class PadCropFlip : public Transform {
+ public:
+  // mean and std hold one value per channel, or one value for all.
+  PadCropFlip(int padding, bool flip, std::vector<double> mean, std::vector<double> std);
+  ImageShape output_shape(const ImageShape& input) const override { return input; }
+  void draw_epoch(std::mt19937_64& rng, int64_t n) override;
+  void apply(const torch::Tensor& image, int64_t position, float* out) const override;
+  std::unique_ptr<Transform> clone() const override;
+
+ private:
+  int padding_;
+  bool flip_;
+  std::vector<double> mean_, std_;
+  std::vector<int16_t> dy_, dx_;   // crop offsets per position, in [0, 2·padding]
+  std::vector<uint8_t> flips_;     // 1 = flip
+};
+
+}  // namespace eshift

@@ -1,0 +1,19 @@
+#pragma once
+// The building blocks every eshift model is made of, so that each model takes the weight family
+// (--wnorm) and the feature normalization (--norm) the same way:
+//   make_conv   a conv of the spec's family (WS, WN, CWN or plain), bias-free, "same" padding
+//   make_norm   BatchNorm2d or GroupNorm after it
+//   norm_relu   relu(norm(x) [+ residual]), BatchNorm through the fused kernels (nn/batch_norm_act.h)
+//   init_convs  He initialization of every conv (fan_out, ReLU); WN/CWN gains follow their direction
+#include <torch/torch.h>
+
+#include "eshift/models/model_spec.h"
+
+namespace eshift {
+
+torch::nn::AnyModule make_conv(const ModelSpec& spec, int64_t in, int64_t out, int64_t kernel, int64_t stride);
+torch::nn::AnyModule make_norm(const ModelSpec& spec, int64_t channels);
+torch::Tensor norm_relu(torch::nn::AnyModule& norm, const torch::Tensor& x, const torch::Tensor& residual = {});
+void init_convs(torch::nn::Module& model);
+
+}  // namespace eshift

@@ -1,0 +1,28 @@
+#pragma once
+// The model registry: every model eshift can build, by name (--model). A new model (the zoo)
+// joins by adding one entry to model_registry() in registry.cpp.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eshift/models/model.h"
+
+namespace eshift {
+
+struct ModelEntry {
+  std::string names;                                   // as listed in errors and --help: "resnet<6n+2>"
+  std::function<bool(const std::string&)> matches;     // whether a --model name is this entry's
+  std::function<void(const ModelSpec&)> validate;      // name-specific checks; throws std::invalid_argument
+  std::function<std::shared_ptr<Model>(const ModelSpec&)> build;
+};
+
+const std::vector<ModelEntry>& model_registry();
+
+// The entry of `name`; throws std::invalid_argument ("unknown model 'x' (known: …)").
+const ModelEntry& find_model(const std::string& name);
+
+// Validates the spec and builds the model (parameters initialized from LibTorch's CPU generator).
+std::shared_ptr<Model> build_model(const ModelSpec& spec);
+
+}  // namespace eshift

@@ -1,0 +1,146 @@
+#include "eshift/models/resnet.h"
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "eshift/models/layers.h"
+
+namespace eshift {
+
+namespace {
+// The depth in "resnet<depth>", or 0 when the name has another form.
+int resnet_depth(const std::string& name) {
+  const std::string prefix = "resnet";
+  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || name.size() > prefix.size() + 6) return 0;
+  for (size_t i = prefix.size(); i < name.size(); ++i)
+    if (name[i] < '0' || name[i] > '9') return 0;
+  return std::stoi(name.substr(prefix.size()));
+}
+
+bool imagenet_depth(int depth) { return depth == 50 || depth == 101 || depth == 152; }
+
+std::vector<int> bottleneck_counts(int depth) {
+  if (depth == 50) return {3, 4, 6, 3};
+  if (depth == 101) return {3, 4, 23, 3};
+  return {3, 8, 36, 3};
+}
+
+class BasicBlockImpl : public torch::nn::Module {
+ public:
+  BasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t out, int64_t stride)
+      : conv1_(make_conv(spec, in, out, 3, stride)), norm1_(make_norm(spec, out)),
+        conv2_(make_conv(spec, out, out, 3, 1)), norm2_(make_norm(spec, out)) {
+    register_module("conv1", conv1_.ptr());
+    register_module("norm1", norm1_.ptr());
+    register_module("conv2", conv2_.ptr());
+    register_module("norm2", norm2_.ptr());
+    if (stride != 1 || in != out) {
+      short_conv_ = make_conv(spec, in, out, 1, stride);
+      short_norm_ = make_norm(spec, out);
+      register_module("shortcut_conv", short_conv_.ptr());
+      register_module("shortcut_norm", short_norm_.ptr());
+    }
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    auto y = norm_relu(norm1_, conv1_.forward(x));
+    auto shortcut = short_conv_.is_empty() ? x : short_norm_.forward(short_conv_.forward(x));
+    return norm_relu(norm2_, conv2_.forward(y), shortcut);
+  }
+
+ private:
+  torch::nn::AnyModule conv1_, norm1_, conv2_, norm2_, short_conv_, short_norm_;
+};
+TORCH_MODULE(BasicBlock);
+
+class BottleneckImpl : public torch::nn::Module {
+ public:
+  BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t mid, int64_t stride)
+      : conv1_(make_conv(spec, in, mid, 1, 1)), norm1_(make_norm(spec, mid)),
+        conv2_(make_conv(spec, mid, mid, 3, stride)), norm2_(make_norm(spec, mid)),
+        conv3_(make_conv(spec, mid, 4 * mid, 1, 1)), norm3_(make_norm(spec, 4 * mid)) {
+    register_module("conv1", conv1_.ptr());
+    register_module("norm1", norm1_.ptr());
+    register_module("conv2", conv2_.ptr());
+    register_module("norm2", norm2_.ptr());
+    register_module("conv3", conv3_.ptr());
+    register_module("norm3", norm3_.ptr());
+    if (stride != 1 || in != 4 * mid) {
+      short_conv_ = make_conv(spec, in, 4 * mid, 1, stride);
+      short_norm_ = make_norm(spec, 4 * mid);
+      register_module("shortcut_conv", short_conv_.ptr());
+      register_module("shortcut_norm", short_norm_.ptr());
+    }
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    auto y = norm_relu(norm1_, conv1_.forward(x));
+    y = norm_relu(norm2_, conv2_.forward(y));
+    auto shortcut = short_conv_.is_empty() ? x : short_norm_.forward(short_conv_.forward(x));
+    return norm_relu(norm3_, conv3_.forward(y), shortcut);
+  }
+
+ private:
+  torch::nn::AnyModule conv1_, norm1_, conv2_, norm2_, conv3_, norm3_, short_conv_, short_norm_;
+};
+TORCH_MODULE(Bottleneck);
+}  // namespace
+
+ResNetImpl::ResNetImpl(const ModelSpec& spec) : Model(spec), imagenet_(imagenet_depth(resnet_depth(spec.name))) {
+  spec.validate();
+  const int depth = resnet_depth(spec.name);
+  const int64_t w = imagenet_ ? 64 : spec.width;
+  stem_conv_ = make_conv(spec, spec.in_channels, w, imagenet_ ? 7 : 3, imagenet_ ? 2 : 1);
+  stem_norm_ = make_norm(spec, w);
+  register_module("conv1", stem_conv_.ptr());
+  register_module("norm1", stem_norm_.ptr());
+  stages_ = register_module("stages", torch::nn::Sequential());
+  int64_t in = w;
+  if (imagenet_) {
+    const auto counts = bottleneck_counts(depth);
+    for (int stage = 0; stage < 4; ++stage)
+      for (int b = 0; b < counts[stage]; ++b) {
+        stages_->push_back(Bottleneck(spec, in, w << stage, (stage > 0 && b == 0) ? 2 : 1));
+        in = 4 * (w << stage);
+      }
+  } else {
+    const int n = (depth - 2) / 6;
+    for (int stage = 0; stage < 3; ++stage) {
+      const int64_t out = w << stage;
+      for (int b = 0; b < n; ++b) {
+        stages_->push_back(BasicBlock(spec, in, out, (stage > 0 && b == 0) ? 2 : 1));
+        in = out;
+      }
+    }
+  }
+  fc_ = register_module("fc", torch::nn::Linear(in, spec.num_classes));
+  init_convs(*this);  // He init (fan_out, ReLU), BN γ = 1, β = 0: the usual ResNet initialization
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  x = norm_relu(stem_norm_, stem_conv_.forward(x));
+  if (imagenet_) x = torch::max_pool2d(x, 3, 2, 1);
+  x = stages_->forward(x);
+  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  return fc_->forward(x);
+}
+
+ModelEntry imagenet_resnet_entry() {
+  return {"resnet50, resnet101, resnet152",
+          [](const std::string& name) { return imagenet_depth(resnet_depth(name)); },
+          [](const ModelSpec&) {},
+          [](const ModelSpec& spec) { return std::static_pointer_cast<Model>(ResNet(spec).ptr()); }};
+}
+
+ModelEntry cifar_resnet_entry() {
+  return {"resnet<6n+2> (resnet20, resnet32, resnet44, resnet56, resnet110)",
+          [](const std::string& name) { return resnet_depth(name) > 0; },
+          [](const ModelSpec& spec) {
+            const int d = resnet_depth(spec.name);
+            if (d < 8 || (d - 2) % 6 != 0)
+              throw std::invalid_argument("unknown model '" + spec.name + "': CIFAR ResNet depth must be 6n+2 >= 8 "
+                                          "(or resnet50/101/152 for the ImageNet layout)");
+          },
+          [](const ModelSpec& spec) { return std::static_pointer_cast<Model>(ResNet(spec).ptr()); }};
+}
+
+}  // namespace eshift

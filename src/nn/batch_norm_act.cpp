@@ -1,0 +1,376 @@
+#include "eshift/nn/batch_norm_act.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <vector>
+
+// The kernels below treat a channels-last [N, C, H, W] tensor as an M × C row-major matrix
+// (M = N·H·W rows, one per pixel). Per-channel sums end in double. Each kernel is compiled
+// for AVX-512, AVX2 and the x86-64 baseline; the loader picks the best one the CPU supports.
+// This file is compiled with -ffp-contract=off so that the forward pass and the backward pass's
+// recomputation of the ReLU mask round `x·a + b` identically.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ESHIFT_CPU_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define ESHIFT_CPU_CLONES
+#endif
+#define ESHIFT_INLINE inline __attribute__((always_inline))
+
+namespace eshift {
+
+namespace {
+
+std::atomic<bool> fused_enabled{true};
+
+// ---------------------------------------------------------------- kernels (rows of an M × C matrix)
+//
+// Each body is a template on the channel count: kC = 16, 32 or 64 (ResNet-20's widths) are compiled
+// with C known, which keeps the per-channel sums of a row block in vector registers (3× faster than
+// sums kept in memory, where each row waits for the previous row's store); kC = 0 takes C at run time.
+// The backward sums are accumulated in T over blocks of kBlockRows rows, then added into double sums
+// (a loop body all in T vectorizes, with the ReLU mask as a select; one mixing float and double did not).
+constexpr int64_t kBlockRows = 64;
+
+template <typename T, int kC>
+struct Block {  // per-channel partial sums of one row block
+  explicit Block(int64_t C) : heap(kC ? 0 : 2 * C) {}
+  T* first() { return kC ? local : heap.data(); }
+  T local[kC ? 2 * kC : 1];
+  std::vector<T> heap;
+};
+
+// sum[c] += Σ x[m, c], sumsq[c] += Σ x[m, c]², accumulated in double all the way: the variance is
+// E[x²] − μ², which would lose digits to cancellation from sums rounded in float.
+template <typename T, int kC>
+ESHIFT_INLINE void channel_sums_body(const T* __restrict x, int64_t rows, int64_t C_runtime, double* __restrict sum,
+                                     double* __restrict sumsq) {
+  const int64_t C = kC ? kC : C_runtime;
+  Block<double, kC> block(C);
+  double* __restrict s = block.first();
+  double* __restrict s2 = s + C;
+  std::fill(s, s + 2 * C, 0.0);
+  for (int64_t m = 0; m < rows; ++m) {
+    const T* __restrict row = x + m * C;
+    for (int64_t c = 0; c < C; ++c) {
+      const double v = row[c];
+      s[c] += v;
+      s2[c] += v * v;
+    }
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    sum[c] += s[c];
+    sumsq[c] += s2[c];
+  }
+}
+
+// y = relu(x·a + b [+ r]); NaN passes through like torch::relu
+template <typename T, int kC>
+ESHIFT_INLINE void affine_relu_body(const T* __restrict x, const T* __restrict r, T* __restrict y, int64_t rows,
+                                    int64_t C_runtime, const T* __restrict a, const T* __restrict b) {
+  const int64_t C = kC ? kC : C_runtime;
+  for (int64_t m = 0; m < rows; ++m) {
+    const int64_t o = m * C;
+    if (r) {
+      for (int64_t c = 0; c < C; ++c) {
+        const T z = x[o + c] * a[c] + b[c] + r[o + c];
+        y[o + c] = z < T(0) ? T(0) : z;
+      }
+    } else {
+      for (int64_t c = 0; c < C; ++c) {
+        const T z = x[o + c] * a[c] + b[c];
+        y[o + c] = z < T(0) ? T(0) : z;
+      }
+    }
+  }
+}
+
+// Backward reduction. The masked gradient is g' = g where the ReLU's input was > 0, else 0; the
+// mask comes from y (> 0) when y is given (residual variant), else from x·a + b recomputed.
+// sum_g[c] += Σ g', sum_gx[c] += Σ g'·x; g' is stored to `masked` when it is given.
+template <typename T, int kC>
+ESHIFT_INLINE void masked_sums_body(const T* __restrict g, const T* __restrict x, const T* __restrict y,
+                                    T* __restrict masked, int64_t rows, int64_t C_runtime, const T* __restrict a,
+                                    const T* __restrict b, double* __restrict sum_g, double* __restrict sum_gx) {
+  const int64_t C = kC ? kC : C_runtime;
+  Block<T, kC> block(C);
+  T* __restrict bg = block.first();
+  T* __restrict bgx = bg + C;
+  for (int64_t m0 = 0; m0 < rows; m0 += kBlockRows) {
+    std::fill(bg, bg + 2 * C, T(0));
+    for (int64_t m = m0; m < std::min(rows, m0 + kBlockRows); ++m) {
+      const int64_t o = m * C;
+      if (y) {
+        for (int64_t c = 0; c < C; ++c) {
+          const T gv = g[o + c];  // loaded unconditionally: a conditional load would block vectorization
+          const T gm = y[o + c] > T(0) ? gv : T(0);
+          masked[o + c] = gm;
+          bg[c] += gm;
+          bgx[c] += gm * x[o + c];
+        }
+      } else {
+        for (int64_t c = 0; c < C; ++c) {
+          const T xv = x[o + c], gv = g[o + c];
+          const T gm = xv * a[c] + b[c] > T(0) ? gv : T(0);
+          bg[c] += gm;
+          bgx[c] += gm * xv;
+        }
+      }
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      sum_g[c] += bg[c];
+      sum_gx[c] += bgx[c];
+    }
+  }
+}
+
+// dx = a·g' + k·(x − μ) + k0, with g' read from `masked` when given, else recomputed from g and x.
+template <typename T, int kC>
+ESHIFT_INLINE void input_grad_body(const T* __restrict g, const T* __restrict masked, const T* __restrict x,
+                                   T* __restrict dx, int64_t rows, int64_t C_runtime, const T* __restrict a,
+                                   const T* __restrict b, const T* __restrict mu, const T* __restrict k,
+                                   const T* __restrict k0) {
+  const int64_t C = kC ? kC : C_runtime;
+  for (int64_t m = 0; m < rows; ++m) {
+    const int64_t o = m * C;
+    if (masked) {
+      for (int64_t c = 0; c < C; ++c) dx[o + c] = a[c] * masked[o + c] + k[c] * (x[o + c] - mu[c]) + k0[c];
+    } else {
+      for (int64_t c = 0; c < C; ++c) {
+        const T xv = x[o + c], gv = g[o + c];
+        const T gm = xv * a[c] + b[c] > T(0) ? gv : T(0);
+        dx[o + c] = a[c] * gm + k[c] * (xv - mu[c]) + k0[c];
+      }
+    }
+  }
+}
+
+// One entry point per kernel and type, compiled for each instruction set (ESHIFT_CPU_CLONES), choosing
+// the body with C fixed where it can. `C` is each parameter list's channel count.
+#define ESHIFT_DISPATCH_C(body, T, ...)                                                                              \
+  switch (C) {                                                                                                       \
+    case 16: return body<T, 16>(__VA_ARGS__);                                                                        \
+    case 32: return body<T, 32>(__VA_ARGS__);                                                                        \
+    case 64: return body<T, 64>(__VA_ARGS__);                                                                        \
+    default: return body<T, 0>(__VA_ARGS__);                                                                         \
+  }
+#define ESHIFT_KERNELS(T)                                                                                            \
+  ESHIFT_CPU_CLONES void channel_sums(const T* x, int64_t rows, int64_t C, double* sum, double* sumsq) {             \
+    ESHIFT_DISPATCH_C(channel_sums_body, T, x, rows, C, sum, sumsq)                                                  \
+  }                                                                                                                  \
+  ESHIFT_CPU_CLONES void affine_relu(const T* x, const T* r, T* y, int64_t rows, int64_t C, const T* a,              \
+                                     const T* b) {                                                                   \
+    ESHIFT_DISPATCH_C(affine_relu_body, T, x, r, y, rows, C, a, b)                                                   \
+  }                                                                                                                  \
+  ESHIFT_CPU_CLONES void masked_sums(const T* g, const T* x, const T* y, T* masked, int64_t rows, int64_t C,         \
+                                     const T* a, const T* b, double* sum_g, double* sum_gx) {                        \
+    ESHIFT_DISPATCH_C(masked_sums_body, T, g, x, y, masked, rows, C, a, b, sum_g, sum_gx)                            \
+  }                                                                                                                  \
+  ESHIFT_CPU_CLONES void input_grad(const T* g, const T* masked, const T* x, T* dx, int64_t rows, int64_t C,         \
+                                    const T* a, const T* b, const T* mu, const T* k, const T* k0) {                  \
+    ESHIFT_DISPATCH_C(input_grad_body, T, g, masked, x, dx, rows, C, a, b, mu, k, k0)                                \
+  }
+ESHIFT_KERNELS(float)
+ESHIFT_KERNELS(double)
+#undef ESHIFT_KERNELS
+#undef ESHIFT_DISPATCH_C
+
+// ---------------------------------------------------------------- threading
+
+// Per-channel double sums over all M rows: one chunk of rows per thread, partial sums added in chunk
+// order (the result does not depend on scheduling). `fn(begin, rows, sum_a, sum_b)`.
+template <typename Fn>
+void reduce_rows(int64_t M, int64_t C, std::vector<double>& sum_a, std::vector<double>& sum_b, Fn fn) {
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), M / 1024));
+  std::vector<double> partial(2 * chunks * C, 0.0);
+  at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i) {
+      const int64_t begin = M * i / chunks, end = M * (i + 1) / chunks;
+      fn(begin, end - begin, partial.data() + 2 * i * C, partial.data() + (2 * i + 1) * C);
+    }
+  });
+  sum_a.assign(C, 0.0);
+  sum_b.assign(C, 0.0);
+  for (int64_t i = 0; i < chunks; ++i)
+    for (int64_t c = 0; c < C; ++c) {
+      sum_a[c] += partial[2 * i * C + c];
+      sum_b[c] += partial[(2 * i + 1) * C + c];
+    }
+}
+
+// `fn(begin, rows)` over all M rows in parallel.
+template <typename Fn>
+void map_rows(int64_t M, int64_t C, Fn fn) {
+  const int64_t grain = std::max<int64_t>(1, 32768 / C);
+  at::parallel_for(0, M, grain, [&](int64_t begin, int64_t end) { fn(begin, end - begin); });
+}
+
+// ---------------------------------------------------------------- autograd function
+
+constexpr auto kChannelsLast = at::MemoryFormat::ChannelsLast;
+
+template <typename T>
+std::vector<T> cast(const std::vector<double>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+
+// Per-channel state saved by the forward pass for the backward pass (double, [4, C]).
+enum StatsRow { kMean = 0, kInvStd = 1, kScale = 2, kShift = 3 };  // a = γ·invstd, b = β − μ·a
+
+template <typename T>
+torch::Tensor forward_impl(const torch::Tensor& x, const torch::Tensor& r, const torch::Tensor& weight,
+                           const torch::Tensor& bias, torch::Tensor& running_mean, torch::Tensor& running_var,
+                           double momentum, double eps, torch::Tensor& stats) {
+  const int64_t C = x.size(1), M = x.numel() / C;
+  const T* xp = x.data_ptr<T>();
+  std::vector<double> sum, sumsq;
+  reduce_rows(M, C, sum, sumsq, [&](int64_t begin, int64_t rows, double* s, double* s2) {
+    channel_sums(xp + begin * C, rows, C, s, s2);
+  });
+  // biased variance for normalizing, unbiased for the running estimate (as torch.nn.BatchNorm2d)
+  stats = torch::empty({4, C}, torch::kFloat64);
+  double* st = stats.data_ptr<double>();
+  const T *w = weight.data_ptr<T>(), *bi = bias.data_ptr<T>();
+  T *rm = running_mean.data_ptr<T>(), *rv = running_var.data_ptr<T>();
+  std::vector<double> a(C), b(C);
+  for (int64_t c = 0; c < C; ++c) {
+    const double mean = sum[c] / M, var = std::max(0.0, sumsq[c] / M - mean * mean);
+    const double invstd = 1.0 / std::sqrt(var + eps);
+    a[c] = w[c] * invstd;
+    b[c] = bi[c] - mean * a[c];
+    st[kMean * C + c] = mean, st[kInvStd * C + c] = invstd, st[kScale * C + c] = a[c], st[kShift * C + c] = b[c];
+    rm[c] = T((1 - momentum) * rm[c] + momentum * mean);
+    rv[c] = T((1 - momentum) * rv[c] + momentum * var * M / (M - 1));
+  }
+  const auto at = cast<T>(a), bt = cast<T>(b);
+  torch::Tensor y = torch::empty(x.sizes(), x.options().memory_format(kChannelsLast));
+  const T* rp = r.defined() ? r.data_ptr<T>() : nullptr;
+  T* yp = y.data_ptr<T>();
+  map_rows(M, C, [&](int64_t begin, int64_t rows) {
+    affine_relu(xp + begin * C, rp ? rp + begin * C : nullptr, yp + begin * C, rows, C, at.data(), bt.data());
+  });
+  return y;
+}
+
+// Returns dx, the residual's gradient (the masked g'; undefined without residual), dγ, dβ.
+template <typename T>
+torch::autograd::tensor_list backward_impl(const torch::Tensor& g, const torch::Tensor& x, const torch::Tensor& y,
+                                           const torch::Tensor& weight, const torch::Tensor& stats) {
+  const int64_t C = x.size(1), M = x.numel() / C;
+  const double* st = stats.data_ptr<double>();
+  const double *mean = st + kMean * C, *invstd = st + kInvStd * C, *a = st + kScale * C, *b = st + kShift * C;
+  const auto at = cast<T>({a, a + C}), bt = cast<T>({b, b + C});  // the forward pass's values, bit for bit
+  torch::Tensor masked = y.defined() ? torch::empty(x.sizes(), x.options().memory_format(kChannelsLast)) : torch::Tensor();
+  torch::Tensor dx = torch::empty(x.sizes(), x.options().memory_format(kChannelsLast));
+  const T *gp = g.data_ptr<T>(), *xp = x.data_ptr<T>(), *yp = y.defined() ? y.data_ptr<T>() : nullptr;
+  T* mp = masked.defined() ? masked.data_ptr<T>() : nullptr;
+
+  std::vector<double> sum_g, sum_gx;
+  {
+    RECORD_USER_SCOPE("eshift::batch_norm_act_backward_sums");
+    reduce_rows(M, C, sum_g, sum_gx, [&](int64_t begin, int64_t rows, double* s, double* s2) {
+      const int64_t o = begin * C;
+      masked_sums(gp + o, xp + o, yp ? yp + o : nullptr, mp ? mp + o : nullptr, rows, C, at.data(), bt.data(), s, s2);
+    });
+  }
+  // dβ = Σ g', dγ = Σ g'·x̂ with x̂ = (x − μ)·invstd;
+  // dx = γ·invstd·(g' − dβ/M − x̂·dγ/M) = a·g' + k·(x − μ) + k0, k = −a·invstd·dγ/M, k0 = −a·dβ/M
+  torch::Tensor dgamma = torch::empty({C}, weight.options()), dbeta = torch::empty({C}, weight.options());
+  T *dgp = dgamma.data_ptr<T>(), *dbp = dbeta.data_ptr<T>();
+  std::vector<T> k(C), k0(C), mu(C);
+  for (int64_t c = 0; c < C; ++c) {
+    const double dg = invstd[c] * (sum_gx[c] - mean[c] * sum_g[c]);
+    dgp[c] = T(dg);
+    dbp[c] = T(sum_g[c]);
+    k[c] = T(-a[c] * invstd[c] * dg / M);
+    k0[c] = T(-a[c] * sum_g[c] / M);
+    mu[c] = T(mean[c]);
+  }
+  {
+    RECORD_USER_SCOPE("eshift::batch_norm_act_backward_input");
+    T* dp = dx.data_ptr<T>();
+    map_rows(M, C, [&](int64_t begin, int64_t rows) {
+      const int64_t o = begin * C;
+      input_grad(gp + o, mp ? mp + o : nullptr, xp + o, dp + o, rows, C, at.data(), bt.data(), mu.data(), k.data(),
+                 k0.data());
+    });
+  }
+  return {dx, masked, dgamma, dbeta};
+}
+
+struct BatchNormActFunction : public torch::autograd::Function<BatchNormActFunction> {
+  // `residual` is optional so that the autograd machinery sees no input where there is none
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const c10::optional<torch::Tensor>& residual, const torch::Tensor& weight,
+                               const torch::Tensor& bias, torch::Tensor running_mean, torch::Tensor running_var,
+                               double momentum, double eps) {
+    RECORD_USER_SCOPE("eshift::batch_norm_act_forward");
+    const int64_t C = x.size(1), M = x.numel() / C;
+    TORCH_CHECK(M > 1, "Expected more than 1 value per channel when training, got input size ", x.sizes());
+    const torch::Tensor r = residual ? residual->contiguous(kChannelsLast) : torch::Tensor();
+    torch::Tensor y, stats;
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_act_forward", [&] {
+      y = forward_impl<scalar_t>(x, r, weight, bias, running_mean, running_var, momentum, eps, stats);
+    });
+    ctx->saved_data["stats"] = stats;
+    // the residual variant takes its ReLU mask from y; the plain one recomputes it from x
+    ctx->saved_data["residual"] = r.defined();
+    if (r.defined())
+      ctx->save_for_backward({x, weight, y});
+    else
+      ctx->save_for_backward({x, weight});
+    return y;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor y = ctx->saved_data["residual"].toBool() ? saved[2] : torch::Tensor();
+    const torch::Tensor g = grad_outputs[0].contiguous(kChannelsLast);
+    torch::autograd::tensor_list grads;
+    AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "batch_norm_act_backward", [&] {
+      grads = backward_impl<scalar_t>(g, saved[0], y, saved[1], ctx->saved_data["stats"].toTensor());
+    });
+    grads.resize(8);  // running_mean, running_var, momentum and eps get none
+    return grads;
+  }
+};
+
+bool fused_applies(const torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual) {
+  const auto& o = bn.options;
+  return fused_enabled && bn.is_training() && o.track_running_stats() && o.affine() && x.dim() == 4 &&
+         x.device().is_cpu() && (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64) &&
+         x.is_contiguous(kChannelsLast) && x.size(1) == o.num_features() && bn.weight.scalar_type() == x.scalar_type() &&
+         bn.bias.scalar_type() == x.scalar_type() && bn.running_mean.scalar_type() == x.scalar_type() &&
+         bn.running_var.scalar_type() == x.scalar_type() && bn.weight.is_contiguous() && bn.bias.is_contiguous() &&
+         bn.running_mean.is_contiguous() && bn.running_var.is_contiguous() &&
+         (!residual.defined() || (residual.sizes() == x.sizes() && residual.scalar_type() == x.scalar_type() &&
+                                  residual.device() == x.device()));
+}
+
+}  // namespace
+
+torch::Tensor batch_norm_act(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual) {
+  if (!fused_applies(bn, x, residual)) {
+    auto y = bn.forward(x);
+    return torch::relu(residual.defined() ? y + residual : y);
+  }
+  // running-statistics bookkeeping exactly as torch::nn::BatchNorm2d's forward
+  const auto& o = bn.options;
+  double factor = o.momentum().value_or(0.0);
+  if (bn.num_batches_tracked.defined()) {
+    bn.num_batches_tracked += 1;
+    if (!o.momentum()) factor = 1.0 / bn.num_batches_tracked.item<double>();
+  }
+  const c10::optional<torch::Tensor> residual_opt =
+      residual.defined() ? c10::optional<torch::Tensor>(residual) : c10::nullopt;
+  return BatchNormActFunction::apply(x, residual_opt, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor, o.eps());
+}
+
+void set_fused_batch_norm_act(bool enabled) { fused_enabled = enabled; }
+bool fused_batch_norm_act_enabled() { return fused_enabled; }
+
+}  // namespace eshift

@@ -1,0 +1,87 @@
+#pragma once
+// Probes: what decay does to scale-invariant weights, measured on the live run.
+//
+// For every per-filter scale-invariant weight (normalized weights, and plain convs, which BN/GN
+// make scale-invariant) a probe around one optimizer step records, per output filter:
+//   ‖w‖, σ (unbiased) and μ                        → min / median / max over filters
+//   effective learning rate                         → median over filters
+//       WS-type (WS, and CWN which is centered):  η / ((n−1)·σ²)  =  η/‖w − μ‖²
+//       WN-type (WN, plain conv):                 η / ‖w‖²
+//   angular update of the step                      → median over filters, radians: the angle
+//       between the filter's direction before and after the step (centered for WS/CWN), computed as
+//       2·asin(‖â − b̂‖/2), accurate for tiny angles
+//   gradient of the loss (before the regularizer): ‖g‖₂ of the tensor, max |g|, and max |g| / 65504
+//       (the float16 maximum: ≥ 1 means a float16 gradient would overflow)
+//   fraction of filters with σ < ε
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "eshift/nn/param_roles.h"
+
+namespace eshift {
+
+constexpr double kFloat16Max = 65504.0;
+
+struct FilterStats {
+  double min = 0, median = 0, max = 0;
+};
+
+struct LayerProbe {
+  std::string name;
+  WeightFamily family = WeightFamily::None;
+  int64_t filters = 0, fan_in = 0;
+  FilterStats norm, sigma, mean;
+  double effective_lr = 0;     // median over filters
+  double angular_update = 0;   // median over filters, radians, of the probed step
+  double grad_norm = 0, grad_max_abs = 0, fp16_ratio = 0;
+  double frac_sigma_below_eps = 0;
+};
+
+struct ProbeRecord {
+  int64_t step = 0;  // global step (counting from 1) of the probed update
+  int epoch = 0;     // 1-based epoch in progress
+  double lr = 0;
+  std::vector<LayerProbe> layers;
+  // summary over layers
+  double sigma_min = 0, effective_lr_median = 0, angular_update_median = 0, grad_max_abs = 0, fp16_ratio = 0,
+         frac_sigma_below_eps = 0;  // the last over all filters of all layers
+  std::string to_json() const;      // one metrics.jsonl line, with "kind": "probe"
+  double median_sigma_over_layers() const;  // median over layers of each layer's median filter σ
+};
+
+// Per-filter statistics of one weight (exposed for tests).
+FilterStats filter_stats(const torch::Tensor& per_filter_values);
+
+class Probe {
+ public:
+  // Watches the per-filter scale-invariant weights among `params`; `eps` is the σ threshold.
+  Probe(const std::vector<ParamInfo>& params, double eps);
+
+  // Call after backward, before optimizer.step(): snapshots weights and reads the loss gradients.
+  void before_step();
+  // Call after optimizer.step(): measures everything, for the step just taken at rate `lr`.
+  ProbeRecord after_step(int64_t step, int epoch, double lr);
+
+  size_t num_layers() const { return params_.size(); }
+
+ private:
+  std::vector<ParamInfo> params_;
+  double eps_;
+  std::vector<torch::Tensor> before_;  // float64 [out, n] copies
+  std::vector<double> grad_norm_, grad_max_;
+};
+
+// Direction used by the angular update: centered for WS/CWN, raw for WN/plain. [out, n], float64.
+torch::Tensor filter_directions(const torch::Tensor& weight, WeightFamily family);
+// Per-filter angle between two sets of directions, radians.
+torch::Tensor filter_angles(const torch::Tensor& a, const torch::Tensor& b);
+// Per-filter effective learning rate of `weight` for rate lr (see the header comment).
+torch::Tensor effective_lr(const torch::Tensor& weight, WeightFamily family, double lr);
+
+// min and mean of the per-filter (unbiased) σ over every 4-D normalized or plain conv weight among
+// `params` (NaN when there is none): the end-of-epoch σ summary of a run.
+std::pair<double, double> conv_filter_sigma(const std::vector<ParamInfo>& params);
+
+}  // namespace eshift

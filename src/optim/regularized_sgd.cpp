@@ -1,0 +1,139 @@
+#include "eshift/optim/regularized_sgd.h"
+
+#include <torch/optim/serialize.h>
+
+namespace eshift {
+
+// ------------------------------------------------------------------ serialization
+void RegularizedSGDOptions::serialize(torch::serialize::OutputArchive& archive) const {
+  archive.write("lr", torch::IValue(lr()));
+  archive.write("momentum", torch::IValue(momentum()));
+  archive.write("dampening", torch::IValue(dampening()));
+  archive.write("nesterov", torch::IValue(nesterov()));
+  archive.write("reg_kind", torch::IValue(static_cast<int64_t>(regularizer().kind)));
+  archive.write("reg_lambda", torch::IValue(regularizer().lambda));
+  archive.write("reg_eps", torch::IValue(regularizer().eps));
+  archive.write("reg_family", torch::IValue(static_cast<int64_t>(regularizer().family)));
+}
+
+void RegularizedSGDOptions::serialize(torch::serialize::InputArchive& archive) {
+  torch::IValue v;
+  archive.read("lr", v); lr(v.toDouble());
+  archive.read("momentum", v); momentum(v.toDouble());
+  archive.read("dampening", v); dampening(v.toDouble());
+  archive.read("nesterov", v); nesterov(v.toBool());
+  Regularizer r;
+  archive.read("reg_kind", v); r.kind = static_cast<RegKind>(v.toInt());
+  archive.read("reg_lambda", v); r.lambda = v.toDouble();
+  archive.read("reg_eps", v); r.eps = v.toDouble();
+  archive.read("reg_family", v); r.family = static_cast<WeightFamily>(v.toInt());
+  regularizer(r);
+}
+
+void RegularizedSGDParamState::serialize(torch::serialize::OutputArchive& archive) const {
+  if (momentum_buffer().defined()) archive.write("momentum_buffer", momentum_buffer(), /*is_buffer=*/true);
+}
+
+void RegularizedSGDParamState::serialize(torch::serialize::InputArchive& archive) {
+  torch::Tensor buf;
+  if (archive.try_read("momentum_buffer", buf, /*is_buffer=*/true)) momentum_buffer(buf);
+}
+
+void RegularizedSGD::save(torch::serialize::OutputArchive& archive) const {
+  torch::optim::serialize<RegularizedSGDParamState, RegularizedSGDOptions>(archive, *this);
+}
+
+void RegularizedSGD::load(torch::serialize::InputArchive& archive) {
+  torch::optim::serialize<RegularizedSGDParamState, RegularizedSGDOptions>(archive, *this);
+}
+
+// ------------------------------------------------------------------ construction
+void RegularizedSGD::check(const RegularizedSGDOptions& o) {
+  TORCH_CHECK(o.lr() >= 0, "invalid learning rate: ", o.lr());
+  TORCH_CHECK(o.momentum() >= 0, "invalid momentum: ", o.momentum());
+  TORCH_CHECK(o.dampening() >= 0 && o.dampening() <= 1, "invalid dampening: ", o.dampening());
+  TORCH_CHECK(!o.nesterov() || (o.momentum() > 0 && o.dampening() == 0),
+              "nesterov momentum requires a momentum and zero dampening");
+  TORCH_CHECK(o.regularizer().lambda >= 0 && o.regularizer().eps >= 0, "invalid regularizer: ",
+              o.regularizer().describe());
+}
+
+namespace {
+std::vector<torch::optim::OptimizerParamGroup> to_param_groups(const std::vector<RegularizedGroup>& groups,
+                                                                const RegularizedSGDOptions& defaults) {
+  std::vector<torch::optim::OptimizerParamGroup> out;
+  for (const auto& g : groups) {
+    auto options = std::make_unique<RegularizedSGDOptions>(defaults);
+    options->regularizer(g.regularizer);
+    out.emplace_back(g.params, std::move(options));
+  }
+  return out;
+}
+}  // namespace
+
+RegularizedSGD::RegularizedSGD(std::vector<torch::optim::OptimizerParamGroup> groups,
+                               RegularizedSGDOptions defaults)
+    : torch::optim::Optimizer(std::move(groups), std::make_unique<RegularizedSGDOptions>(defaults)) {
+  for (const auto& g : param_groups()) check(static_cast<const RegularizedSGDOptions&>(g.options()));
+}
+
+RegularizedSGD::RegularizedSGD(const std::vector<RegularizedGroup>& groups, RegularizedSGDOptions defaults)
+    : RegularizedSGD(to_param_groups(groups, defaults), defaults) {}
+
+void RegularizedSGD::set_lr(double lr) {
+  TORCH_CHECK(lr >= 0, "invalid learning rate: ", lr);
+  for (auto& g : param_groups()) g.options().set_lr(lr);
+}
+
+// ------------------------------------------------------------------ the step
+torch::Tensor RegularizedSGD::step(LossClosure closure) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor loss;
+  if (closure) {
+    at::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  for (auto& group : param_groups()) {
+    const auto& o = static_cast<const RegularizedSGDOptions&>(group.options());
+    const auto& reg = o.regularizer();
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      const bool coupled = reg.active() && reg.coupled();
+      auto d_p = p.grad();
+      if (o.momentum() == 0) {
+        if (coupled) {
+          d_p = d_p.clone();
+          reg.add_gradient_(d_p, p);  // the regularizer enters BEFORE momentum
+        }
+      } else {
+        // buf ← g + ∂R/∂p on the first step, else α·buf + (1 − d)(g + ∂R/∂p); the regularizer is
+        // added straight into the buffer (no temporary for g + ∂R/∂p)
+        auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+        auto it = state_.find(key);
+        torch::Tensor buf;
+        if (it == state_.end()) {
+          buf = d_p.clone().detach();
+          if (coupled) reg.add_gradient_(buf, p);
+          auto st = std::make_unique<RegularizedSGDParamState>();
+          st->momentum_buffer(buf);
+          state_[key] = std::move(st);
+        } else {
+          buf = static_cast<RegularizedSGDParamState&>(*it->second).momentum_buffer();
+          buf.mul_(o.momentum()).add_(d_p, 1 - o.dampening());
+          if (coupled) reg.add_gradient_(buf, p, 1 - o.dampening());
+        }
+        if (o.nesterov()) {  // (g + ∂R/∂p) + α·buf
+          d_p = d_p.add(buf, o.momentum());
+          if (coupled) reg.add_gradient_(d_p, p);
+        } else {
+          d_p = buf;
+        }
+      }
+      if (reg.active() && reg.kind == RegKind::Decoupled) p.mul_(1 - o.lr() * reg.lambda);
+      p.add_(d_p, -o.lr());
+    }
+  }
+  return loss;
+}
+
+}  // namespace eshift

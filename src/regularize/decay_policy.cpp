@@ -1,0 +1,104 @@
+#include "eshift/regularize/decay_policy.h"
+
+#include <cmath>
+#include <iomanip>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "eshift/core/text.h"
+
+namespace eshift {
+
+void DecayFlags::validate() const {
+  auto check = [](bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument(what);
+  };
+  check(std::isfinite(wd) && wd >= 0, "--wd must be a finite value >= 0");
+  check(std::isfinite(lam) && lam >= 0, "--lam must be a finite value >= 0");
+  check(std::isfinite(mineps) && mineps >= 0, "--mineps (ε) must be a finite value >= 0");
+}
+
+DecayFlags conv_decay_preset(ConvDecay conv, double lambda, double eps, double others_wd, DecayFlags base) {
+  if (conv == ConvDecay::L2 && others_wd != 0 && others_wd != lambda)
+    throw std::invalid_argument("plain L2 on the conv weights and on the other roles share --wd: λ = " +
+                                std::to_string(lambda) + " and " + std::to_string(others_wd) + " differ");
+  DecayFlags f = base;
+  f.wd = conv == ConvDecay::L2 ? lambda : others_wd;
+  f.nowd_conv = conv != ConvDecay::L2;
+  f.el2 = conv == ConvDecay::EpsShifted;
+  if (f.el2) f.lam = lambda;
+  f.mineps = eps;
+  if (others_wd == 0) f.nowd_bn = f.nowd_fc = true;
+  return f;
+}
+
+DecayPolicy::DecayPolicy(DecayFlags flags) : flags_(flags) { flags_.validate(); }
+
+Regularizer DecayPolicy::ordinary() const {
+  return flags_.decoupled ? Regularizer::decoupled(flags_.wd) : Regularizer::l2(flags_.wd);
+}
+
+Regularizer DecayPolicy::regularizer_for(const ParamInfo& p) const {
+  const bool conv = p.role == ParamRole::NormalizedWeight || p.role == ParamRole::ConvWeight;
+  if (conv && flags_.el2) return Regularizer::eps_shifted(p.family, flags_.lam, flags_.mineps);
+  if (flags_.wd_all) return ordinary();
+  bool decay = false;
+  switch (p.role) {
+    case ParamRole::NormalizedWeight:
+    case ParamRole::ConvWeight:
+    case ParamRole::DepthwiseWeight: decay = !flags_.nowd_conv; break;
+    case ParamRole::NormScale: decay = !flags_.nowd_bn; break;
+    case ParamRole::ClassifierWeight: decay = !flags_.nowd_fc; break;
+    case ParamRole::NormShift:
+    case ParamRole::Bias: decay = false; break;
+  }
+  return decay ? ordinary() : Regularizer::none();
+}
+
+namespace {
+bool same(const Regularizer& a, const Regularizer& b) {
+  // an inactive regularizer (λ = 0) is the same as none
+  if (!a.active() || !b.active()) return a.active() == b.active();
+  return a.kind == b.kind && a.lambda == b.lambda && a.eps == b.eps && a.family == b.family;
+}
+}  // namespace
+
+std::vector<RegularizedGroup> DecayPolicy::group(const std::vector<ParamInfo>& params) const {
+  std::vector<RegularizedGroup> groups;
+  for (const auto& p : params) {
+    auto reg = regularizer_for(p);
+    if (!reg.active()) reg = Regularizer::none();
+    RegularizedGroup* target = nullptr;
+    for (auto& g : groups)
+      if (same(g.regularizer, reg)) target = &g;
+    if (!target) {
+      groups.push_back({reg, {}});
+      target = &groups.back();
+    }
+    target->params.push_back(p.tensor);
+  }
+  return groups;
+}
+
+std::string DecayPolicy::table(const std::vector<ParamInfo>& params) const {
+  struct Row { std::string reg; int64_t tensors = 0, elements = 0; };
+  std::map<std::pair<std::string, std::string>, Row> rows;  // (role, regularizer) -> counts
+  for (const auto& p : params) {
+    auto reg = regularizer_for(p);
+    std::string role = role_name(p.role);
+    if (p.family != WeightFamily::None) role += " [" + family_name(p.family) + "]";
+    auto& row = rows[{role, reg.active() ? reg.describe() : "none"}];
+    row.tensors += 1;
+    row.elements += p.tensor.numel();
+  }
+  std::ostringstream s;
+  s << pad_right("role", 28) << pad_right("regularizer", 36) << std::setw(8) << "tensors" << std::setw(12) << "elements"
+    << "\n";
+  for (const auto& [key, row] : rows)
+    s << pad_right(key.first, 28) << pad_right(key.second, 36) << std::setw(8) << row.tensors << std::setw(12)
+      << row.elements << "\n";
+  return s.str();
+}
+
+}  // namespace eshift

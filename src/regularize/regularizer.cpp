@@ -1,0 +1,102 @@
+#include "eshift/regularize/regularizer.h"
+
+#include <sstream>
+
+namespace eshift {
+
+Regularizer Regularizer::l2(double lambda) {
+  TORCH_CHECK(lambda >= 0, "L2 strength λ must be >= 0, got ", lambda);
+  return {RegKind::L2, lambda, 0, WeightFamily::WS};
+}
+
+Regularizer Regularizer::decoupled(double lambda) {
+  TORCH_CHECK(lambda >= 0, "decoupled weight decay λ must be >= 0, got ", lambda);
+  return {RegKind::Decoupled, lambda, 0, WeightFamily::WS};
+}
+
+Regularizer Regularizer::eps_shifted(WeightFamily family, double lambda, double eps) {
+  TORCH_CHECK(lambda >= 0, "ε-shifted L2 strength λ must be >= 0, got ", lambda);
+  TORCH_CHECK(eps >= 0, "ε-shifted L2 ε must be >= 0, got ", eps);
+  if (family == WeightFamily::None) family = WeightFamily::WS;  // the reference's rule for plain convs
+  return {RegKind::EpsShifted, lambda, eps, family};
+}
+
+namespace {
+bool is_plain_l2(const Regularizer& r) { return r.kind != RegKind::EpsShifted || r.eps == 0; }
+
+// Per-filter radius whose shift by ε the family penalizes, and the centering it uses.
+struct Radial {
+  torch::Tensor center;   // [out,1]: μ (WS, CWN) or 0 (WN)
+  torch::Tensor offset;   // [out,n]: w − center
+  torch::Tensor radius;   // [out,1]: σ (WS), ‖w − μ‖ (CWN), ‖w‖ (WN)
+};
+
+Radial radial(const Regularizer& r, const torch::Tensor& w) {
+  auto x = filter_rows(w);
+  const auto n = x.size(1);
+  Radial out;
+  if (r.family == WeightFamily::WN) {
+    out.center = torch::zeros({x.size(0), 1}, x.options());
+    out.offset = x;
+    out.radius = x.norm(2, 1, /*keepdim=*/true);
+  } else {
+    out.center = x.mean(1, /*keepdim=*/true);
+    out.offset = x - out.center;
+    auto norm = out.offset.norm(2, 1, /*keepdim=*/true);
+    if (r.family == WeightFamily::WS) {
+      TORCH_CHECK(n >= 2, "the WS ε-shifted regularizer needs a fan-in of at least 2, got shape ", w.sizes());
+      out.radius = norm / std::sqrt(static_cast<double>(n - 1));  // unbiased σ
+    } else {
+      out.radius = norm;
+    }
+  }
+  return out;
+}
+}  // namespace
+
+torch::Tensor Regularizer::penalty(const torch::Tensor& w) const {
+  if (kind == RegKind::None) return torch::zeros({}, w.options());
+  if (is_plain_l2(*this)) return 0.5 * lambda * w.pow(2).sum();
+  auto x = filter_rows(w);
+  const auto n = static_cast<double>(x.size(1));
+  auto rd = radial(*this, w);
+  auto shifted = (rd.radius - eps).pow(2);
+  switch (family) {
+    case WeightFamily::WN: return 0.5 * lambda * shifted.sum();
+    case WeightFamily::CWN: return 0.5 * lambda * (n * rd.center.pow(2) + shifted).sum();
+    default: return 0.5 * lambda * (n * rd.center.pow(2) + (n - 1) * shifted).sum();
+  }
+}
+
+torch::Tensor Regularizer::gradient(const torch::Tensor& w) const {
+  auto out = torch::zeros_like(w);
+  add_gradient_(out, w);
+  return out;
+}
+
+void Regularizer::add_gradient_(torch::Tensor& out, const torch::Tensor& w, double scale) const {
+  if (!active()) return;
+  if (is_plain_l2(*this)) {
+    out.add_(w, scale * lambda);
+    return;
+  }
+  // λ[(1 − ε/r)(w − c) + c] for the family's radius r and center c
+  auto rd = radial(*this, w);
+  auto g = (1 - eps / rd.radius) * rd.offset + rd.center;
+  out.add_(g.view(w.sizes()), scale * lambda);
+}
+
+std::string Regularizer::describe() const {
+  std::ostringstream s;
+  switch (kind) {
+    case RegKind::None: return "none";
+    case RegKind::L2: s << "l2(λ=" << lambda << ")"; break;
+    case RegKind::Decoupled: s << "decoupled(λ=" << lambda << ")"; break;
+    case RegKind::EpsShifted:
+      s << "eps-l2[" << family_name(family) << "](λ=" << lambda << ", ε=" << eps << ")";
+      break;
+  }
+  return s.str();
+}
+
+}  // namespace eshift

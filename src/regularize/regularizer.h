@@ -1,0 +1,57 @@
+#pragma once
+// Weight-decay regularizers with closed-form penalty and gradient (paper.md §3).
+//
+// Every formula is per OUTPUT FILTER w ∈ R^n (a row of the weight viewed as [out, n]);
+// penalties are summed over filters. μ = mean(w), σ = UNBIASED std(w) (divide by n − 1).
+//
+//   none         R = 0
+//   l2           R = ½λ‖w‖²                                  ∂R/∂w = λw   (added to the gradient)
+//   decoupled    same R; the optimizer applies w ← w − η·λ·w outside the gradient/momentum
+//   eps-shifted, by family of the weight:
+//     WS   R = ½λ[n·μ² + (n−1)(σ − ε)²]                     ∂R/∂w = λ[(1 − ε/σ)(w − μ) + μ]
+//     CWN  R = ½λ[n·μ² + (‖w − μ‖ − ε)²]                     ∂R/∂w = λ[(1 − ε/‖w−μ‖)(w − μ) + μ]
+//     WN   R = ½λ(‖w‖ − ε)²                                  ∂R/∂w = λ(1 − ε/‖w‖)w
+//   With ε = 0 each eps-shifted row IS plain L2 (‖w‖² = nμ² + (n−1)σ²); this implementation then
+//   computes λw / ½λ‖w‖² directly so that ε = 0 equals l2 bit for bit.
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "eshift/nn/weight_family.h"
+
+namespace eshift {
+
+enum class RegKind { None, L2, Decoupled, EpsShifted };
+
+struct Regularizer {
+  RegKind kind = RegKind::None;
+  double lambda = 0;
+  double eps = 0;                           // only for EpsShifted
+  WeightFamily family = WeightFamily::WS;   // formula used by EpsShifted (None is read as WS)
+
+  static Regularizer none() { return {}; }
+  static Regularizer l2(double lambda);
+  static Regularizer decoupled(double lambda);
+  static Regularizer eps_shifted(WeightFamily family, double lambda, double eps);
+
+  // Total penalty R(w) as a 0-dim tensor (float64 math follows w's dtype).
+  torch::Tensor penalty(const torch::Tensor& w) const;
+  // ∂R/∂w, same shape as w. For Decoupled it is the term λw that the optimizer applies directly.
+  torch::Tensor gradient(const torch::Tensor& w) const;
+  // Adds scale·∂R/∂w to `out` in place (no temporary for L2); used by the optimizer.
+  void add_gradient_(torch::Tensor& out, const torch::Tensor& w, double scale = 1.0) const;
+
+  bool active() const { return kind != RegKind::None && lambda != 0; }
+  bool coupled() const { return kind == RegKind::L2 || kind == RegKind::EpsShifted; }
+  // e.g. "l2(λ=0.0001)", "eps-l2[ws](λ=0.0001, ε=0.001)", "none"
+  std::string describe() const;
+};
+
+// Parameters that share one regularizer: the plain parameter groups optimizers take.
+struct RegularizedGroup {
+  Regularizer regularizer;
+  std::vector<torch::Tensor> params;
+};
+
+}  // namespace eshift

@@ -1,0 +1,37 @@
+#pragma once
+// One training step and one evaluation pass, for any model, task and execution policy:
+//   forward + loss (policy) → zero_grad → backward (policy) → gradient hooks → optimizer step (policy)
+// The gradient hooks run between backward and the optimizer step: where the probes read the
+// loss gradients, and where an all-reduce across processes will average them.
+#include <torch/torch.h>
+
+#include <functional>
+#include <vector>
+
+#include "eshift/core/metrics.h"
+#include "eshift/data/batch.h"
+#include "eshift/data/dataset.h"
+#include "eshift/models/model.h"
+#include "eshift/tasks/task.h"
+#include "eshift/train/execution_policy.h"
+
+namespace eshift {
+
+using GradientHook = std::function<void()>;
+
+struct StepResult {
+  torch::Tensor output;   // the model's output for the batch
+  double loss = 0;        // the batch's mean loss
+  bool stepped = true;    // false when the policy skipped the optimizer step
+};
+
+// One step on a batch already placed by the policy.
+StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& optimizer,
+                      const ExecutionPolicy& policy, const Batch& batch,
+                      const std::vector<GradientHook>& gradient_hooks = {});
+
+// The task's metrics over a whole dataset in eval mode, in order, batches of `batch_size`.
+Metrics evaluate(Model& model, const Task& task, const Dataset& data, const Transform& transform,
+                 const ExecutionPolicy& policy, int64_t batch_size);
+
+}  // namespace eshift

@@ -1,0 +1,89 @@
+#pragma once
+// The trainer: a run of epochs of any dataset, model and task.
+//   set up       data (train and eval splits, transforms), model, decay policy, optimizer, output
+//                directory or resume from its checkpoint; prints the run's header
+//   run          the remaining epochs, each: train_epoch → evaluate → end_epoch
+//   train_epoch  the loader's batches through train_step, probes every k steps, a progress bar
+//   end_epoch    summary line, metrics.jsonl + TensorBoard, checkpoint
+// A run stops early, after the current step, on SIGINT/SIGTERM (g_stop_requested; the checkpoint
+// stays at the last completed epoch) or on a non-finite loss. Resuming continues a run exactly: a
+// resumed run ends with the weights of an uninterrupted one.
+#include <torch/torch.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eshift/core/metrics.h"
+#include "eshift/data/dataset.h"
+#include "eshift/models/model.h"
+#include "eshift/nn/param_roles.h"
+#include "eshift/observe/metrics_log.h"
+#include "eshift/observe/probes.h"
+#include "eshift/observe/progress.h"
+#include "eshift/optim/regularized_sgd.h"
+#include "eshift/tasks/task.h"
+#include "eshift/train/config.h"
+#include "eshift/train/execution_policy.h"
+#include "eshift/train/step.h"
+
+namespace eshift {
+
+struct TrainResult {
+  std::vector<EpochRecord> history;  // epochs run by this call (after a resume: the rest)
+  std::vector<ProbeRecord> probes;   // probes taken by this call
+  bool interrupted = false;          // stopped by SIGINT/SIGTERM
+  bool diverged = false;             // stopped by a non-finite loss
+  std::string stop_message;          // why it stopped early
+};
+
+// Set by SIGINT/SIGTERM handlers: the loop stops after the current step.
+extern std::atomic<bool> g_stop_requested;
+
+class Trainer {
+ public:
+  // Sets the run up (throws std::invalid_argument, DataError or CheckpointError before anything is
+  // written when the flags, the data or the checkpoint are wrong).
+  Trainer(TrainConfig config, std::shared_ptr<const Task> task);
+  // Runs the remaining epochs.
+  TrainResult run();
+
+  // Runs after backward and before every optimizer step, after the hooks added before it.
+  void add_gradient_hook(GradientHook hook) { gradient_hooks_.push_back(std::move(hook)); }
+  // The task's metrics on the evaluation split.
+  Metrics evaluate();
+
+  Model& model() { return *model_; }
+  const TrainConfig& config() const { return config_; }
+
+ private:
+  void set_up_data();
+  void set_up_model();
+  void set_up_output();
+  void print_header() const;
+  // Trains one epoch; false when it stopped early (result says why).
+  bool train_epoch(int epoch, double lr, EpochRecord& record, TrainResult& result);
+  void end_epoch(EpochRecord& record, TrainResult& result);
+
+  TrainConfig config_;
+  std::shared_ptr<const Task> task_;
+  ExecutionPolicy policy_;
+  std::shared_ptr<const Dataset> train_set_, eval_set_;
+  ChannelStats normalization_;
+  std::unique_ptr<Transform> train_transform_, eval_transform_;
+  std::shared_ptr<Model> model_;
+  std::vector<ParamInfo> params_;
+  std::unique_ptr<RegularizedSGD> optimizer_;
+  std::vector<GradientHook> gradient_hooks_;
+  std::unique_ptr<Probe> probe_;
+  std::unique_ptr<MetricsLog> log_;
+  std::unique_ptr<ProgressBar> bar_;  // the epoch in progress
+  std::string checkpoint_path_;
+  int start_epoch_ = 0;
+};
+
+// Trainer(config, task).run().
+TrainResult train(const TrainConfig& config, std::shared_ptr<const Task> task);
+
+}  // namespace eshift

@@ -1,0 +1,211 @@
+// The eshift binary end to end: bad input gives one line on stderr, a non-zero exit and writes
+// nothing; a short real run on Fashion-MNIST lowers the loss, writes metrics.jsonl, and a run
+// stopped and resumed from its checkpoint ends with the same weights as an uninterrupted one.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "eshift/models/registry.h"
+#include "eshift/train/checkpoint.h"
+#include "eshift/observe/tensorboard.h"
+#include "test_util.h"
+
+using namespace eshift;
+using namespace eshift::test;
+
+namespace {
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Result run(const std::string& args) {
+  TempDir io;
+  const std::string cmd = std::string(ESHIFT_BINARY) + " " + args + " --threads 2 > " + (io / "out") + " 2> " + (io / "err");
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(io / "out"), slurp(io / "err")};
+}
+
+// Small, quick training runs on the real data: resnet8 on a few hundred Fashion-MNIST images.
+const std::string kData = std::string(" --data fashion-mnist --data-dir ") + ESHIFT_FASHION_MNIST;
+const std::string kQuick = "train" + kData + " --model resnet8 --train-subset 320 --test-subset 200 --batch-size 32 --lr 0.05 --seed 11";
+
+void expect_one_line_error(const Result& r, const std::string& needle) {
+  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(r.err.rfind("eshift: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+// The lines of metrics.jsonl of one kind ("epoch" or "probe").
+std::vector<nlohmann::json> metrics(const std::string& dir, const std::string& kind = "epoch") {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(dir + "/metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.at("kind") == kind) out.push_back(j);
+  }
+  return out;
+}
+
+// The weights stored in a run's checkpoint.
+std::vector<torch::Tensor> checkpoint_weights(const std::string& path) {
+  auto info = read_checkpoint_info(path);
+  auto model = build_model(info.spec);
+  load_checkpoint(path, *model, nullptr, info.spec, torch::kCPU);
+  std::vector<torch::Tensor> out;
+  for (auto& p : model->named_parameters()) out.push_back(p.value().detach().clone());
+  for (auto& b : model->named_buffers()) out.push_back(b.value().clone());
+  return out;
+}
+
+bool have_data() { return std::filesystem::exists(std::string(ESHIFT_FASHION_MNIST) + "/train-images-idx3-ubyte.gz"); }
+}  // namespace
+
+TEST(Cli, ImpossibleValuesGiveOneLineErrorAndWriteNothing) {
+  TempDir dir;
+  const std::string out = " --out " + (dir / "run");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"train --lr -0.1" + out, "--lr"},
+      {"train --mineps -1e-3 --el2" + out, "--mineps"},
+      {"train --wd -1" + out, "--wd"},
+      {"train --model resnet7" + out, "unknown model 'resnet7'"},
+      {"train --model vgg16" + out, "unknown model 'vgg16'"},
+      {"train --wnorm bogus" + out, "unknown weight normalization 'bogus'"},
+      {"train --norm ln" + out, "--norm"},
+      {"train --batch-size 1" + out, "--batch-size"},
+      {"train --epochs 0" + out, "--epochs"},
+      {"train --data-dir " + (dir / "no-such-dir") + out, "no-such-dir: data directory does not exist"},
+      {"train --data " + (dir / "no-such-dir") + out, "no-such-dir: data directory does not exist"},  // old spelling
+      {"train --data cifar-1000" + out, "unknown --data 'cifar-1000' (known: fashion-mnist"},
+      {"train --device tpu" + out, "--device"},
+      {"train --nesterov --momentum 0" + out, "--nesterov"},
+      {"bench --image 3x32" , "--image"},
+      {"bench --reg l3", "unknown --reg"},
+      {"eval --checkpoint " + (dir / "missing.pt"), "missing.pt: no such checkpoint file"},
+  };
+  for (const auto& [args, needle] : cases) {
+    SCOPED_TRACE(args);
+    expect_one_line_error(run(args), needle);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "run")) << "a failed command created its output directory";
+  // syntax errors are one line too
+  auto r = run("train --epochs many");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST(Cli, CorruptDataFilesAreNamed) {
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
+  TempDir dir;
+  for (const char* name : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                           "t10k-labels-idx1-ubyte.gz"})
+    std::filesystem::copy_file(std::string(ESHIFT_FASHION_MNIST) + "/" + name, dir / name);
+  // a truncated copy of the test labels
+  const auto labels = dir / "t10k-labels-idx1-ubyte.gz";
+  std::filesystem::resize_file(labels, std::filesystem::file_size(labels) / 2);
+  auto r = run("train --data-dir " + dir.path + " --out " + (dir / "run"));
+  expect_one_line_error(r, "t10k-labels-idx1-ubyte.gz");
+  EXPECT_FALSE(std::filesystem::exists(dir / "run"));
+}
+
+TEST(Cli, ShortRunLowersTheLossAndWritesMetrics) {
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
+  TempDir dir;
+  auto r = run(kQuick + " --epochs 3 --cos --el2 --nowd-conv --probe-every 5 --out " + (dir / "run"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("decay policy"), std::string::npos);
+  EXPECT_NE(r.out.find("eps-l2[ws]"), std::string::npos) << r.out;
+  auto m = metrics(dir / "run");
+  ASSERT_EQ(m.size(), 3u);
+  for (const char* key : {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"})
+    EXPECT_TRUE(m[0].contains(key)) << key;
+  EXPECT_EQ(m[2]["epoch"].get<int>(), 3);
+  // cosine over the 3 epochs of the run: lr_e = 0.05·½(1 + cos(π·e/3))
+  for (int e = 0; e < 3; ++e)
+    EXPECT_NEAR(m[e]["lr"].get<double>(), 0.05 * 0.5 * (1 + std::cos(M_PI * e / 3)), 1e-12) << e;
+  EXPECT_LT(m[2]["train_loss"].get<double>(), m[0]["train_loss"].get<double>());
+  EXPECT_LT(m[2]["train_loss"].get<double>(), std::log(10.0));  // better than chance
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/checkpoint.pt"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/config.json"));
+  // probes every 5 steps of 10 per epoch: steps 5, 10, …, 30, each with the 9 convs of resnet8
+  auto probes = metrics(dir / "run", "probe");
+  ASSERT_EQ(probes.size(), 6u);
+  EXPECT_EQ(probes[0]["step"].get<int>(), 5);
+  EXPECT_EQ(probes[0]["layers"].size(), 9u);
+  EXPECT_GT(probes[0]["layers"][0]["effective_lr"].get<double>(), 0.0);
+  // the TensorBoard file beside it holds the same epochs
+  std::string event_file;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "run"))
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) event_file = e.path();
+  ASSERT_FALSE(event_file.empty());
+  auto events = read_event_file(event_file);
+  int test_acc = 0;
+  for (const auto& s : events.scalars) {
+    if (s.tag == "test/accuracy") {
+      EXPECT_FLOAT_EQ(s.value, m[test_acc++]["test_acc"].get<float>());
+    }
+  }
+  EXPECT_EQ(test_acc, 3);
+
+  // eval reproduces the last test accuracy from the checkpoint
+  auto e = run("eval --data-dir " + std::string(ESHIFT_FASHION_MNIST) + " --test-subset 200 --checkpoint " +
+               (dir / "run/checkpoint.pt"));
+  ASSERT_EQ(e.code, 0) << e.err;
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "top-1 %.2f%%", 100 * m[2]["test_acc"].get<double>());
+  EXPECT_NE(e.out.find(expected), std::string::npos) << e.out << " vs " << expected;
+
+  // a new run into the same directory is refused (nothing overwritten)
+  auto again = run(kQuick + " --epochs 1 --out " + (dir / "run"));
+  expect_one_line_error(again, "--resume");
+  EXPECT_EQ(metrics(dir / "run").size(), 3u);
+}
+
+TEST(Cli, ResumedRunEndsWithTheSameWeights) {
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
+  TempDir dir;
+  const std::string flags = kQuick + " --el2 --nowd-conv --momentum 0.9";
+  auto whole = run(flags + " --epochs 3 --out " + (dir / "whole"));
+  ASSERT_EQ(whole.code, 0) << whole.err;
+  auto first = run(flags + " --epochs 1 --out " + (dir / "split"));
+  ASSERT_EQ(first.code, 0) << first.err;
+  auto rest = run(flags + " --epochs 3 --resume --out " + (dir / "split"));
+  ASSERT_EQ(rest.code, 0) << rest.err;
+  EXPECT_NE(rest.out.find("resumed from"), std::string::npos);
+  auto a = checkpoint_weights(dir / "whole/checkpoint.pt");
+  auto b = checkpoint_weights(dir / "split/checkpoint.pt");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+  EXPECT_EQ(metrics(dir / "split").size(), 3u);
+  EXPECT_EQ(metrics(dir / "split")[2]["train_loss"], metrics(dir / "whole")[2]["train_loss"]);
+
+  // a checkpoint from another model is refused with one line
+  auto other = run("train" + kData + " --model resnet14 --train-subset 320 --batch-size 32 --epochs 4 --resume --out " +
+                   (dir / "split"));
+  expect_one_line_error(other, "checkpoint is for model");
+  // a corrupt checkpoint too
+  std::ofstream(dir / "bad.pt") << "not a checkpoint";
+  expect_one_line_error(run("eval --checkpoint " + (dir / "bad.pt")), "bad.pt: not a readable checkpoint");
+}
+
+TEST(Cli, BenchPrintsThroughputLast) {
+  auto r = run("bench --model resnet8 --batch-size 8 --image 1x16x16 --steps 2 --warmup 1 --reg el2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+  ASSERT_EQ(last.rfind("throughput: ", 0), 0u) << r.out;
+  EXPECT_GT(std::stod(last.substr(12)), 0.0);
+  EXPECT_NE(last.find(" img/s"), std::string::npos);
+}

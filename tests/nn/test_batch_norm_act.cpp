@@ -1,0 +1,170 @@
+// The fused BatchNorm + ReLU (+ residual) against the plain composition of LibTorch's ops:
+// outputs, all gradients and the running statistics in float64, and training in float32.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "eshift/nn/batch_norm_act.h"
+#include "eshift/regularize/decay_policy.h"
+#include "eshift/nn/param_roles.h"
+#include "eshift/core/placement.h"
+#include "eshift/optim/regularized_sgd.h"
+#include "eshift/models/resnet.h"
+#include "eshift/tasks/classification.h"
+#include "eshift/train/step.h"
+
+using namespace eshift;
+
+namespace {
+
+struct FusedSwitch {  // restores the process-wide switch whatever the test does
+  explicit FusedSwitch(bool on) : previous(fused_batch_norm_act_enabled()) { set_fused_batch_norm_act(on); }
+  ~FusedSwitch() { set_fused_batch_norm_act(previous); }
+  const bool previous;
+};
+
+torch::nn::BatchNorm2d make_bn(int64_t C, c10::optional<double> momentum) {
+  torch::nn::BatchNorm2d bn(torch::nn::BatchNorm2dOptions(C).momentum(momentum));
+  bn->to(torch::kFloat64);
+  torch::NoGradGuard no_grad;
+  bn->weight.uniform_(0.5, 1.5);  // not the identity affine map, so that γ and β matter
+  bn->bias.uniform_(-0.5, 0.5);
+  bn->running_var.uniform_(0.5, 2.0);
+  return bn;
+}
+
+struct Outcome {
+  torch::Tensor y, dx, dr, dweight, dbias, running_mean, running_var, batches;
+  std::string grad_fn;
+};
+
+// Two training steps of relu(bn(x) [+ r]) with upstream gradient g, fused or not, on a copy of `bn`.
+Outcome run(const torch::nn::BatchNorm2d& proto, const torch::Tensor& x0, const torch::Tensor& r0,
+            const torch::Tensor& g, bool fused) {
+  FusedSwitch on(fused);
+  auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(proto->clone());
+  bn->train();
+  Outcome o;
+  for (int step = 0; step < 2; ++step) {
+    auto x = x0.clone().contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+    auto r = r0.defined() ? r0.clone().contiguous(at::MemoryFormat::ChannelsLast).requires_grad_() : torch::Tensor();
+    bn->zero_grad();
+    o.y = batch_norm_act(*bn, x, r);
+    o.y.backward(g);
+    o.dx = x.grad();
+    o.dr = r.defined() ? r.grad() : torch::Tensor();
+    o.grad_fn = o.y.grad_fn() ? o.y.grad_fn()->name() : "";
+  }
+  o.dweight = bn->weight.grad().clone();
+  o.dbias = bn->bias.grad().clone();
+  o.running_mean = bn->running_mean.clone();
+  o.running_var = bn->running_var.clone();
+  o.batches = bn->num_batches_tracked.clone();
+  return o;
+}
+
+void expect_close(const torch::Tensor& a, const torch::Tensor& b, const std::string& what, double tol = 1e-10) {
+  ASSERT_EQ(a.defined(), b.defined()) << what;
+  if (!a.defined()) return;
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  const double err = (a - b).abs().max().item<double>(), scale = 1.0 + b.abs().max().item<double>();
+  EXPECT_LT(err, tol * scale) << what << ": max |fused − plain| = " << err;
+}
+
+}  // namespace
+
+class BatchNormActFloat64 : public ::testing::TestWithParam<std::tuple<int64_t, bool, bool>> {};
+
+TEST_P(BatchNormActFloat64, MatchesThePlainCompositionInOutputsGradientsAndRunningStatistics) {
+  const auto [C, with_residual, cumulative] = GetParam();
+  torch::manual_seed(C + 7 * with_residual);
+  auto bn = make_bn(C, cumulative ? c10::nullopt : c10::optional<double>(0.1));
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  // a channel mean far from 0 checks the variance's E[x²] − μ² against cancellation
+  auto x = torch::randn({6, C, 5, 7}, opts) * 3 + torch::linspace(-20, 20, C, opts).view({1, C, 1, 1});
+  auto r = with_residual ? torch::randn({6, C, 5, 7}, opts) : torch::Tensor();
+  auto g = torch::randn({6, C, 5, 7}, opts).contiguous(at::MemoryFormat::ChannelsLast);
+
+  const Outcome fused = run(bn, x, r, g, true), plain = run(bn, x, r, g, false);
+  EXPECT_NE(fused.grad_fn.find("BatchNormActFunction"), std::string::npos) << "fused path not taken: " << fused.grad_fn;
+  EXPECT_EQ(plain.grad_fn.find("BatchNormActFunction"), std::string::npos);
+  // the ReLU must be active on a real share of the elements, or the mask is not tested
+  const double active = (plain.y > 0).to(torch::kFloat64).mean().item<double>();
+  EXPECT_GT(active, 0.2);
+  EXPECT_LT(active, 0.8);
+  EXPECT_TRUE(fused.y.is_contiguous(at::MemoryFormat::ChannelsLast));
+  expect_close(fused.y, plain.y, "y");
+  expect_close(fused.dx, plain.dx, "dx");
+  expect_close(fused.dr, plain.dr, "d residual");
+  expect_close(fused.dweight, plain.dweight, "dγ");
+  expect_close(fused.dbias, plain.dbias, "dβ");
+  expect_close(fused.running_mean, plain.running_mean, "running mean");
+  expect_close(fused.running_var, plain.running_var, "running var");
+  EXPECT_EQ(fused.batches.item<int64_t>(), 2);
+  EXPECT_EQ(plain.batches.item<int64_t>(), 2);
+}
+
+// C = 16, 32, 64 run the kernels compiled with C fixed, 3 and 40 the generic ones
+INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormActFloat64,
+                         ::testing::Combine(::testing::Values<int64_t>(3, 16, 32, 40, 64), ::testing::Bool(),
+                                            ::testing::Values(false)));
+INSTANTIATE_TEST_SUITE_P(CumulativeAverage, BatchNormActFloat64,
+                         ::testing::Combine(::testing::Values<int64_t>(16), ::testing::Bool(), ::testing::Values(true)));
+
+TEST(BatchNormAct, FallsBackToThePlainOpsWhereTheKernelsDoNotApply) {
+  torch::manual_seed(0);
+  auto bn = make_bn(8, 0.1);
+  auto x = torch::randn({4, 8, 3, 3}, torch::kFloat64);  // NCHW: not channels-last
+  FusedSwitch on(true);
+  bn->train();
+  auto y = batch_norm_act(*bn, x.requires_grad_());
+  EXPECT_EQ(std::string(y.grad_fn()->name()).find("BatchNormActFunction"), std::string::npos);
+  bn->eval();  // eval mode: running statistics, plain ops
+  auto xe = torch::randn({4, 8, 3, 3}, torch::kFloat64).contiguous(at::MemoryFormat::ChannelsLast);
+  auto ye = batch_norm_act(*bn, xe);
+  expect_close(ye, torch::relu(bn->forward(xe)), "eval");
+}
+
+TEST(BatchNormAct, NaNPassesThroughTheReLULikeLibTorch) {
+  auto bn = make_bn(16, 0.1);
+  bn->train();
+  auto x = torch::randn({4, 16, 3, 3}, torch::kFloat64).contiguous(at::MemoryFormat::ChannelsLast);
+  x.index_put_({0, 0, 0, 0}, std::nan(""));
+  auto y = batch_norm_act(*bn, x);
+  EXPECT_TRUE(torch::isnan(y).any().item<bool>());  // a diverged run must stay visible as NaN
+}
+
+TEST(BatchNormAct, RejectsOneValuePerChannelLikeBatchNorm) {
+  auto bn = make_bn(16, 0.1);
+  bn->train();
+  auto x = torch::randn({1, 16, 1, 1}, torch::kFloat64).contiguous(at::MemoryFormat::ChannelsLast);
+  EXPECT_THROW(batch_norm_act(*bn, x), c10::Error);
+}
+
+// Speed never changes the math: WS-ResNet-8 trained a few steps in float32 with the fused kernels
+// ends where the plain ops end, within float32 rounding.
+TEST(BatchNormAct, TrainingMatchesThePlainOpsWithinFloat32Rounding) {
+  auto losses = [](bool fused) {
+    FusedSwitch on(fused);
+    torch::manual_seed(3);
+    ModelSpec spec;
+    spec.name = "resnet8";
+    ResNet model(spec);
+    const ExecutionPolicy policy(Placement{torch::kCPU, true});
+    policy.placement().place(*model);
+    model->train();
+    DecayFlags flags;
+    flags.wd = 1e-4;
+    flags.el2 = flags.nowd_conv = true;
+    RegularizedSGD optimizer(DecayPolicy(flags).group(describe_parameters(*model)),
+                             RegularizedSGDOptions(0.1).momentum(0.9));
+    const Batch batch = policy.place({torch::randn({32, 3, 16, 16}), torch::randint(10, {32}, torch::kInt64)});
+    const ClassificationTask task;
+    std::vector<double> out;
+    for (int step = 0; step < 6; ++step) out.push_back(train_step(*model, task, optimizer, policy, batch).loss);
+    return out;
+  };
+  const auto fused = losses(true), plain = losses(false);
+  ASSERT_EQ(fused.size(), plain.size());
+  EXPECT_LT(plain.back(), plain.front());  // it trained
+  for (size_t i = 0; i < fused.size(); ++i) EXPECT_NEAR(fused[i], plain[i], 1e-4 * std::abs(plain[i])) << "step " << i;
+}
