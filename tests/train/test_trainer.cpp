@@ -1,0 +1,199 @@
+// The trainer object on a tiny generated dataset: epochs and the task's metrics, the gradient
+// hook's place between backward and the optimizer step, exact resume, stop requests, divergence,
+// and configurations refused before anything is written.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "eshift/models/registry.h"
+#include "eshift/nn/param_roles.h"
+#include "eshift/tasks/classification.h"
+#include "eshift/train/checkpoint.h"
+#include "eshift/train/trainer.h"
+#include "test_util.h"
+
+using namespace eshift;
+using namespace eshift::test;
+
+namespace {
+// resnet8 of width 4 on 48 training and 20 test images of 8×8, 4 classes; 3 steps per epoch.
+TrainConfig tiny(const TempDir& dir) {
+  if (!std::filesystem::exists(dir / "data")) {
+    std::filesystem::create_directories(dir / "data");
+    write_mnist_layout(dir / "data", 48, 20, 8, 8, 4);
+  }
+  TrainConfig c;
+  c.model.name = "resnet8";
+  c.model.width = 4;
+  c.data_dir = dir / "data";
+  c.epochs = 2;
+  c.batch_size = 16;
+  c.eval_batch_size = 8;
+  c.schedule.base_lr = 0.05;
+  c.probe_every = 0;
+  c.seed = 4;
+  c.label = "test";
+  return c;
+}
+
+std::vector<torch::Tensor> weights(Model& model) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : model.parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+std::vector<nlohmann::json> lines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+}  // namespace
+
+TEST(Trainer, RunsEpochsAndLogsTheTasksMetrics) {
+  TempDir dir;
+  auto c = tiny(dir);
+  c.out_dir = dir / "run";
+  c.probe_every = 2;
+  const auto result = Trainer(c, classification_task()).run();
+  ASSERT_EQ(result.history.size(), 2u);
+  EXPECT_EQ(result.history[1].epoch, 2);
+  EXPECT_EQ(result.history[1].step, 6);
+  EXPECT_EQ(result.probes.size(), 3u);  // steps 2, 4, 6
+  const auto log = lines(dir / "run/metrics.jsonl");
+  ASSERT_EQ(log.size(), 5u);  // probes and epochs interleaved
+  const auto& last = log.back();
+  EXPECT_EQ(last.at("kind"), "epoch");
+  EXPECT_DOUBLE_EQ(last.at("train_loss").get<double>(), result.history[1].train.at("loss"));
+  EXPECT_DOUBLE_EQ(last.at("test_acc").get<double>(), result.history[1].test.at("acc"));
+  const auto config = lines(dir / "run/config.json").at(0);
+  EXPECT_EQ(config.at("data"), "fashion-mnist");
+  EXPECT_EQ(config.at("data_dir"), dir / "data");
+  EXPECT_EQ(read_checkpoint_info(dir / "run/checkpoint.pt").epoch, 2);
+}
+
+TEST(Trainer, GradientHooksSitBetweenBackwardAndTheStep) {
+  TempDir dir;
+  auto c = tiny(dir);
+  c.momentum = 0;
+  c.decay.wd = 0;  // plain SGD: w ← w − η·g exactly
+  c.epochs = 1;
+  Trainer trainer(c, classification_task());
+  std::vector<std::vector<torch::Tensor>> seen_weights, seen_grads;
+  trainer.add_gradient_hook([&] {
+    seen_weights.push_back(weights(trainer.model()));
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : trainer.model().parameters()) grads.push_back(p.grad().clone());
+    seen_grads.push_back(grads);
+  });
+  trainer.run();
+  ASSERT_EQ(seen_weights.size(), 3u);  // one call per step
+  // the step after hook i moved every weight by −η times the gradient the hook saw
+  for (size_t i = 0; i + 1 < seen_weights.size(); ++i)
+    for (size_t k = 0; k < seen_grads[i].size(); ++k)
+      EXPECT_TRUE(torch::allclose(seen_weights[i + 1][k], seen_weights[i][k] - 0.05 * seen_grads[i][k], 1e-5, 1e-7))
+          << "step " << i << " parameter " << k;
+}
+
+TEST(Trainer, AHookThatChangesGradientsChangesTheStep) {
+  // where an all-reduce will average gradients: the optimizer uses what the hooks leave
+  TempDir dir;
+  auto c = tiny(dir);
+  c.momentum = 0;
+  c.decay.wd = 0;
+  c.epochs = 1;
+  Trainer trainer(c, classification_task());
+  const auto before = weights(trainer.model());
+  trainer.add_gradient_hook([&] {
+    for (auto& p : trainer.model().parameters()) p.mutable_grad().zero_();
+  });
+  trainer.run();
+  const auto after = weights(trainer.model());
+  for (size_t k = 0; k < before.size(); ++k) EXPECT_TRUE(torch::equal(before[k], after[k])) << k;
+}
+
+TEST(Trainer, AResumedRunEndsWithTheWeightsOfAnUninterruptedOne) {
+  TempDir dir;
+  auto whole = tiny(dir);
+  whole.out_dir = dir / "whole";
+  whole.decay.el2 = whole.decay.nowd_conv = true;
+  Trainer(whole, classification_task()).run();
+  auto first = whole;
+  first.out_dir = dir / "split";
+  first.epochs = 1;
+  Trainer(first, classification_task()).run();
+  auto rest = first;
+  rest.epochs = 2;
+  rest.resume = true;
+  Trainer resumed(rest, classification_task());
+  const auto result = resumed.run();
+  ASSERT_EQ(result.history.size(), 1u);  // only the epoch left
+  EXPECT_EQ(result.history[0].epoch, 2);
+  auto a = build_model(read_checkpoint_info(dir / "whole/checkpoint.pt").spec);
+  load_checkpoint(dir / "whole/checkpoint.pt", *a, nullptr, a->spec(), torch::kCPU);
+  const auto wa = weights(*a), wb = weights(resumed.model());
+  for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(torch::equal(wa[k], wb[k].contiguous())) << k;
+  EXPECT_EQ(lines(dir / "split/metrics.jsonl").size(), 2u);
+}
+
+TEST(Trainer, AStopRequestEndsTheEpochAfterTheCurrentStep) {
+  TempDir dir;
+  auto c = tiny(dir);
+  c.out_dir = dir / "run";
+  Trainer trainer(c, classification_task());
+  int steps = 0;
+  trainer.add_gradient_hook([&] {
+    if (++steps == 2) g_stop_requested = true;
+  });
+  const auto result = trainer.run();
+  g_stop_requested = false;
+  EXPECT_TRUE(result.interrupted);
+  EXPECT_EQ(steps, 2);
+  EXPECT_TRUE(result.history.empty());
+  EXPECT_NE(result.stop_message.find("interrupted in epoch 1"), std::string::npos) << result.stop_message;
+  EXPECT_FALSE(std::filesystem::exists(dir / "run/checkpoint.pt"));  // no epoch completed
+}
+
+TEST(Trainer, ANonFiniteLossStopsTheRun) {
+  TempDir dir;
+  auto c = tiny(dir);
+  Trainer trainer(c, classification_task());
+  trainer.add_gradient_hook([&] {
+    for (auto& p : trainer.model().parameters()) p.mutable_grad().fill_(NAN);
+  });
+  const auto result = trainer.run();
+  EXPECT_TRUE(result.diverged);
+  EXPECT_NE(result.stop_message.find("training diverged: loss is"), std::string::npos) << result.stop_message;
+  EXPECT_NE(result.stop_message.find("nan at epoch 1 step 2"), std::string::npos)
+      << result.stop_message;
+}
+
+TEST(Trainer, ImpossibleConfigurationsAreRefusedBeforeAnythingIsWritten) {
+  TempDir dir;
+  auto expect_refused = [&](TrainConfig c, const std::string& needle) {
+    c.out_dir = dir / "run";
+    try {
+      Trainer(c, classification_task());
+      ADD_FAILURE() << "accepted: " << needle;
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir / "run")) << needle;
+  };
+  auto c = tiny(dir);
+  c.data = "cifar-7";
+  expect_refused(c, "unknown --data 'cifar-7'");
+  c = tiny(dir);
+  c.batch_size = 64;
+  expect_refused(c, "smaller than --batch-size 64");
+  c = tiny(dir);
+  c.data_dir = dir / "nowhere";
+  expect_refused(c, "nowhere: data directory does not exist");
+  c = tiny(dir);
+  c.resume = true;
+  expect_refused(c, "no such checkpoint file");
+}
