@@ -87,7 +87,7 @@ static void BM_LoaderFashionMNIST(benchmark::State& state) {
   LoaderOptions o;
   o.batch_size = 128;
   const auto transform = set->train_transform({/*crop_padding=*/2, /*hflip=*/true}, set->channel_stats());
-  BatchLoader loader(*set, *transform, o, 0);
+  BatchLoader loader(set, *transform, o, 0);
   int64_t i = 0;
   for (auto _ : state) {
     auto batch = loader.make_batch(i++ % loader.num_batches());

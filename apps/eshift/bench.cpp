@@ -23,11 +23,10 @@ class BenchCommand : public Command {
     app.add_option("--wd", c.wd)->capture_default_str();
     app.add_option("--steps", c.steps, "timed steps")->capture_default_str();
     app.add_option("--warmup", c.warmup, "untimed warm-up steps")->capture_default_str();
-    app.add_option("--device", c.device)->capture_default_str();
-    app.add_flag("--channels-last,!--no-channels-last", c.channels_last, "NHWC parameters and input")
-        ->capture_default_str();
+    add_device_flag(app, c.device);
+    add_channels_last_flag(app, c.channels_last, "parameters and input");
     app.add_option("--seed", c.seed)->capture_default_str();
-    app.add_flag("--flops", flops_, "also report conv GFLOP/s against this machine's measured sgemm and oneDNN GFLOP/s");
+    app.add_flag("--flops", c.count_flops, "also report conv GFLOP/s against this machine's measured sgemm and oneDNN GFLOP/s");
     threads_.add(app);
     app.add_flag("--profile", c.profile, "print LibTorch's per-operator self times of the timed steps");
     app.add_flag("--fused-bn,!--no-fused-bn", c.fused_batch_norm_act,
@@ -50,7 +49,7 @@ class BenchCommand : public Command {
     std::printf("step time: min %.1f ms, median %.1f ms, max %.1f ms\n", 1e3 * sorted.front(),
                 1e3 * r.median_step_seconds, 1e3 * sorted.back());
     std::printf("peak RSS: %.0f MiB\n", peak_rss_mib());
-    if (flops_) print_flops(r);
+    if (c.count_flops) print_flops(r);
     if (c.profile) print_profile(r);
     std::printf("throughput: %.1f img/s\n", r.images_per_second);
     return 0;
@@ -83,7 +82,6 @@ class BenchCommand : public Command {
   ModelFlags model_;
   ThreadFlags threads_;
   std::string image_ = "3x32x32";
-  bool flops_ = false;
 };
 }  // namespace
 

@@ -23,7 +23,7 @@ struct CommandEntry {
   std::function<std::unique_ptr<Command>()> make;
 };
 
-// Every command, in the order of `eshift --help` (commands.cpp).
+// Every command, in the order of `eshift --help` (main.cpp).
 const std::vector<CommandEntry>& command_registry();
 
 std::unique_ptr<Command> make_train_command();

@@ -1,6 +1,7 @@
 // eshift eval: a checkpoint's metrics on the test split of its dataset.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "command.h"
@@ -26,7 +27,7 @@ class EvalCommand : public Command {
     app.add_option("--checkpoint", checkpoint_, "checkpoint.pt written by eshift train")->required();
     data_.add(app);
     app.add_option("--test-subset", test_subset_, "first N test images (0 = all)");
-    app.add_option("--device", device_, "cpu, cuda or cuda:N")->capture_default_str();
+    add_device_flag(app, device_);
     threads_.add(app);
   }
 
@@ -47,7 +48,7 @@ class EvalCommand : public Command {
                                   " channels, the checkpoint's model expects " + std::to_string(info.spec.in_channels));
     const ClassificationTask task;
     const auto transform = test_set->eval_transform({info.input_mean, info.input_std});
-    const auto m = evaluate(*model, task, *test_set, *transform, ExecutionPolicy(Placement{device, false}), 500);
+    const auto m = evaluate(*model, task, test_set, *transform, ExecutionPolicy(Placement{device, false}), 500);
     std::printf("checkpoint %s (epoch %lld, %s)\n", checkpoint_.c_str(), (long long)info.epoch,
                 info.spec.to_json().c_str());
     std::printf("test images %lld: loss %.4f top-1 %.2f%%\n", (long long)test_set->size(), m.at("loss"),

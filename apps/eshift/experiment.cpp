@@ -26,7 +26,7 @@ class ExperimentCommand : public Command {
     app.add_option("--eps", o.eps, "override ε of the ε-shifted runs");
     app.add_option("--seeds", o.seeds, "seeds: number of seeds")->capture_default_str();
     app.add_option("--seed", o.seed)->capture_default_str();
-    app.add_option("--device", o.device)->capture_default_str();
+    add_device_flag(app, o.device);
     threads_.add(app);
   }
 

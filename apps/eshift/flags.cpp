@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -19,6 +20,14 @@ void ThreadFlags::add(CLI::App& app) {
 void ThreadFlags::apply() const {
   if (threads < 1) throw std::invalid_argument("--threads must be >= 1");
   torch::set_num_threads(threads);  // intra-op pool, also OpenMP (and so OpenBLAS/oneDNN)
+}
+
+void add_device_flag(CLI::App& app, std::string& device) {
+  app.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
+}
+
+void add_channels_last_flag(CLI::App& app, bool& channels_last, const std::string& what) {
+  app.add_flag("--channels-last,!--no-channels-last", channels_last, "NHWC " + what)->capture_default_str();
 }
 
 void DataFlags::add(CLI::App& app) {
@@ -96,9 +105,8 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
   app.add_option("--seed", c.seed)->capture_default_str();
   app.add_option("--probe-every", c.probe_every, "probe weights and gradients every k steps (0 = never)")
       ->capture_default_str();
-  app.add_option("--device", c.device, "cpu, cuda or cuda:N")->capture_default_str();
-  app.add_flag("--channels-last,!--no-channels-last", c.channels_last, "NHWC parameters and batches")
-      ->capture_default_str();
+  add_device_flag(app, c.device);
+  add_channels_last_flag(app, c.channels_last, "parameters and batches");
   threads.add(app);
 }
 

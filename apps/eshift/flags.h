@@ -1,6 +1,6 @@
 #pragma once
-// Flag groups shared by several commands, each defined once: threads, device, data, model, decay,
-// and the training flags of `train` and `demo`.
+// Flag groups shared by several commands, each defined once: threads, device and memory format,
+// data, model, decay, and the training flags of `train` and `demo`.
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -19,6 +19,10 @@ struct ThreadFlags {
   void add(CLI::App& app);
   void apply() const;  // torch::set_num_threads; throws std::invalid_argument naming --threads
 };
+
+// --device cpu|cuda|cuda:N, and --channels-last/--no-channels-last.
+void add_device_flag(CLI::App& app, std::string& device);
+void add_channels_last_flag(CLI::App& app, bool& channels_last, const std::string& what);
 
 // --data NAME and --data-dir DIR. For compatibility with eshift before datasets had names, a
 // --data value that is not a dataset name but a directory path (it contains '/' or exists) is

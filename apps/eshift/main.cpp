@@ -12,6 +12,7 @@
 #include <malloc.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 
 #include "command.h"

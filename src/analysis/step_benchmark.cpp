@@ -113,7 +113,8 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
   const size_t n = sorted.size();
   result.median_step_seconds = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
   result.images_per_second = config.batch_size / result.median_step_seconds;
-  result.conv_flops_per_step = 3 * conv_forward_flops(*model, config.height, config.width) * config.batch_size;
+  if (config.count_flops)
+    result.conv_flops_per_step = 3 * conv_forward_flops(*model, config.height, config.width) * config.batch_size;
   return result;
 }
 

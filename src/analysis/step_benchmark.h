@@ -20,6 +20,7 @@ struct BenchConfig {
   uint64_t seed = 0;
   bool fused_batch_norm_act = true;  // batch_norm_act.h's fused kernels (false: LibTorch's ops)
   bool profile = false;              // record LibTorch's per-operator times during the timed steps
+  bool count_flops = false;          // count the model's conv FLOPs (one more forward, after the timing)
 
   void validate() const;             // throws std::invalid_argument
 };
@@ -35,7 +36,7 @@ struct BenchResult {
   std::vector<double> step_seconds;  // timed steps only
   double median_step_seconds = 0;
   double images_per_second = 0;      // batch / median step time
-  double conv_flops_per_step = 0;    // 3 × forward conv FLOPs × batch (forward, input and weight gradients)
+  double conv_flops_per_step = 0;    // count_flops: 3 × forward conv FLOPs × batch (forward, input and weight gradients)
   std::vector<OpTime> op_times;      // profile only: sorted by self time, largest first
   double conv_gflops_per_second() const { return conv_flops_per_step / median_step_seconds / 1e9; }
 };

@@ -6,13 +6,15 @@
 
 namespace eshift {
 
-BatchLoader::BatchLoader(const Dataset& dataset, const Transform& transform, LoaderOptions options, int epoch)
-    : dataset_(dataset), transform_(transform.clone()), options_(std::move(options)) {
+BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, const Transform& transform, LoaderOptions options,
+                         int epoch)
+    : dataset_(std::move(dataset)), transform_(transform.clone()), options_(std::move(options)) {
+  TORCH_CHECK(dataset_, "the loader needs a dataset");
   TORCH_CHECK(options_.batch_size >= 1, "batch size must be >= 1, got ", options_.batch_size);
   TORCH_CHECK(options_.workers >= 1, "the loader needs at least one worker, got ", options_.workers);
-  input_shape_ = dataset_.image_shape();
+  input_shape_ = dataset_->image_shape();
   output_shape_ = transform_->output_shape(input_shape_);
-  const int64_t n = dataset_.size();
+  const int64_t n = dataset_->size();
   order_.resize(n);
   std::iota(order_.begin(), order_.end(), 0);
   std::mt19937_64 rng(options_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) + 1);
@@ -23,7 +25,8 @@ BatchLoader::BatchLoader(const Dataset& dataset, const Transform& transform, Loa
 }
 
 BatchLoader::~BatchLoader() {
-  for (auto& f : pending_) f.wait();
+  for (auto& f : pending_)
+    if (f.valid()) f.wait();  // workers read this loader's members
 }
 
 void BatchLoader::prefetch() {
@@ -35,8 +38,9 @@ void BatchLoader::prefetch() {
 
 std::optional<Batch> BatchLoader::next() {
   if (next_ >= num_batches_) return std::nullopt;
-  Batch b = pending_.front().get();
+  auto ready = std::move(pending_.front());
   pending_.pop_front();
+  Batch b = ready.get();  // rethrows a worker's error
   ++next_;
   prefetch();
   return b;
@@ -44,9 +48,9 @@ std::optional<Batch> BatchLoader::next() {
 
 Batch BatchLoader::make_batch(int64_t index) const {
   const int64_t begin = index * options_.batch_size;
-  const int64_t count = std::min(options_.batch_size, dataset_.size() - begin);
+  const int64_t count = std::min(options_.batch_size, dataset_->size() - begin);
   std::vector<int64_t> indices(order_.begin() + begin, order_.begin() + begin + count);
-  const auto examples = dataset_.get_batch(indices);
+  const auto examples = dataset_->get_batch(indices);
   const auto& s = output_shape_;
   auto inputs = torch::empty({count, s.channels, s.height, s.width}, torch::kFloat32);
   auto targets = torch::empty({count}, torch::kInt64);

@@ -26,18 +26,20 @@ struct LoaderOptions {
   bool shuffle = true;
   bool drop_last = false;  // drop a final partial batch
   uint64_t seed = 0;
-  int workers = 1;         // batches prepared ahead, each on its own thread (memory: workers batches)
+  int workers = 1;         // batches prepared ahead, each on its own thread (memory: workers batches);
+                           // 1: the next batch is prepared while the model trains on this one
 };
 
 class BatchLoader {
  public:
-  // `dataset` must outlive the loader; the transform is copied and draws this epoch's choices.
-  BatchLoader(const Dataset& dataset, const Transform& transform, LoaderOptions options, int epoch);
+  // The transform is copied and draws this epoch's choices.
+  BatchLoader(std::shared_ptr<const Dataset> dataset, const Transform& transform, LoaderOptions options, int epoch);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
 
-  // The next batch, or nullopt at the end of the epoch.
+  // The next batch, or nullopt at the end of the epoch. An error in a worker (a damaged example)
+  // is rethrown here.
   std::optional<Batch> next();
   int64_t num_batches() const { return num_batches_; }
 
@@ -47,7 +49,7 @@ class BatchLoader {
  private:
   void prefetch();
 
-  const Dataset& dataset_;
+  std::shared_ptr<const Dataset> dataset_;
   std::unique_ptr<Transform> transform_;
   LoaderOptions options_;
   ImageShape input_shape_, output_shape_;

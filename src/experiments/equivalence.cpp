@@ -54,10 +54,10 @@ double total_norm(const std::vector<torch::Tensor>& ts) {
 }
 }  // namespace
 
-EquivalenceTrace trace_equivalence(const Dataset& data, const EquivalenceConfig& c) {
+EquivalenceTrace trace_equivalence(std::shared_ptr<const Dataset> data, const EquivalenceConfig& c) {
   TORCH_CHECK(c.model.wnorm != WeightFamily::None, "the equivalence needs a normalized family (ws, wn or cwn)");
   TORCH_CHECK(c.lr > 0 && c.lambda > 0 && c.lr * c.lambda < 1, "need η > 0, λ > 0 and ηλ < 1");
-  TORCH_CHECK(data.size() >= c.batch_size, "the equivalence needs at least one full batch of data");
+  TORCH_CHECK(data->size() >= c.batch_size, "the equivalence needs at least one full batch of data");
   torch::manual_seed(c.seed);
   auto a = build_model(c.model), b = build_model(c.model);
   a->to(torch::kFloat64);
@@ -74,7 +74,7 @@ EquivalenceTrace trace_equivalence(const Dataset& data, const EquivalenceConfig&
   auto opt_b = make_optimizer(params_b, Regularizer::none(), c.lr);
   auto wa = invariant_weights(params_a), wb = invariant_weights(params_b);
 
-  const auto transform = data.eval_transform(data.channel_stats());  // normalization, no augmentation
+  const auto transform = data->eval_transform(data->channel_stats());  // normalization, no augmentation
   LoaderOptions lo;
   lo.batch_size = c.batch_size;
   lo.drop_last = true;
@@ -133,7 +133,7 @@ ExperimentResult run_equivalence(const ExperimentOptions& o) {
   auto data = all->head(std::min(o.train_subset.value_or(4096), all->size()));
   c.model.in_channels = data->image_shape().channels;
   c.model.num_classes = data->num_classes();
-  auto trace = trace_equivalence(*data, c);
+  auto trace = trace_equivalence(data, c);
 
   const auto dir = prepare_experiment_dir(o.out_dir);
   {

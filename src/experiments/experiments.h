@@ -8,11 +8,13 @@
 //   collapse     claims 2–4: strong decay with plain L2 vs ε-shifted L2: σ, gradient scale, float16 overflow
 //   seeds        plain L2 vs ε-shifted L2 vs no decay over K seeds: accuracy mean ± std
 //   equilibrium  steady-state angular update vs √(2ηλ/(1+α)), plain L2 and ε-shifted
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "eshift/data/dataset.h"
+#include "eshift/data/registry.h"
 #include "eshift/models/model_spec.h"
 
 namespace eshift {
@@ -20,7 +22,7 @@ namespace eshift {
 // Flags common to the experiments; an unset value takes the experiment's own default (see --help).
 struct ExperimentOptions {
   std::string out_dir;
-  std::string data = "fashion-mnist";  // dataset name (data/registry.h)
+  std::string data = kDefaultDataset;  // dataset name (data/registry.h)
   std::string data_dir;                // empty: the dataset's default directory
   std::optional<std::string> model;
   std::optional<int64_t> train_subset, test_subset, batch_size;
@@ -71,6 +73,6 @@ struct EquivalenceTrace {
 // Trains (a) coupled L2 on the scale-invariant weights at rate η and (b) no decay on them at
 // η_t = η(1−ηλ)^−(2t+1), from the same initialization on the same batches, in float64, plain SGD;
 // every other parameter: no decay, rate η, in both.
-EquivalenceTrace trace_equivalence(const Dataset& data, const EquivalenceConfig& config);
+EquivalenceTrace trace_equivalence(std::shared_ptr<const Dataset> data, const EquivalenceConfig& config);
 
 }  // namespace eshift

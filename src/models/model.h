@@ -4,6 +4,8 @@
 // the decay policy, the probes and the audit work on any model.
 #include <torch/torch.h>
 
+#include <utility>
+
 #include "eshift/models/model_spec.h"
 
 namespace eshift {

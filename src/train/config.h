@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "eshift/data/registry.h"
 #include "eshift/models/model_spec.h"
 #include "eshift/optim/lr_schedule.h"
 #include "eshift/regularize/decay_policy.h"
@@ -12,7 +13,7 @@ namespace eshift {
 
 struct TrainConfig {
   ModelSpec model;                       // in_channels / num_classes are taken from the data
-  std::string data = "fashion-mnist";    // dataset name (data/registry.h)
+  std::string data = kDefaultDataset;    // dataset name (data/registry.h)
   std::string data_dir;                  // empty: the dataset's default directory
   int64_t train_subset = 0;              // first N training examples (0 = all)
   int64_t test_subset = 0;               // first N test examples (0 = all)

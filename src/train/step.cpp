@@ -5,17 +5,16 @@
 namespace eshift {
 
 StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& optimizer,
-                      const ExecutionPolicy& policy, const Batch& batch,
-                      const std::vector<GradientHook>& gradient_hooks) {
+                      const ExecutionPolicy& policy, const Batch& batch, const GradientHook& gradient_hook) {
   auto [output, loss] = policy.forward(model, task, batch);
   optimizer.zero_grad();
   policy.backward(loss);
-  for (const auto& hook : gradient_hooks) hook();
+  if (gradient_hook) gradient_hook();
   const bool stepped = policy.step(optimizer);
   return {output.detach(), loss.item<double>(), stepped};
 }
 
-Metrics evaluate(Model& model, const Task& task, const Dataset& data, const Transform& transform,
+Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> data, const Transform& transform,
                  const ExecutionPolicy& policy, int64_t batch_size) {
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
@@ -23,7 +22,7 @@ Metrics evaluate(Model& model, const Task& task, const Dataset& data, const Tran
   LoaderOptions options;
   options.batch_size = batch_size;
   options.shuffle = false;
-  BatchLoader loader(data, transform, options, 0);
+  BatchLoader loader(std::move(data), transform, options, 0);
   MetricSums sums(task.metrics());
   while (auto batch = loader.next()) {
     const auto placed = policy.place(*batch);

@@ -1,11 +1,12 @@
 #pragma once
 // One training step and one evaluation pass, for any model, task and execution policy:
-//   forward + loss (policy) → zero_grad → backward (policy) → gradient hooks → optimizer step (policy)
-// The gradient hooks run between backward and the optimizer step: where the probes read the
-// loss gradients, and where an all-reduce across processes will average them.
+//   forward + loss (policy) → zero_grad → backward (policy) → gradient hook → optimizer step (policy)
+// The gradient hook runs between backward and the optimizer step: where the probes read the loss
+// gradients, and where an all-reduce across processes will average them.
 #include <torch/torch.h>
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "eshift/core/metrics.h"
@@ -25,13 +26,13 @@ struct StepResult {
   bool stepped = true;    // false when the policy skipped the optimizer step
 };
 
-// One step on a batch already placed by the policy.
+// One step on a batch already placed by the policy; `gradient_hook` (when set) runs between
+// backward and the optimizer step.
 StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& optimizer,
-                      const ExecutionPolicy& policy, const Batch& batch,
-                      const std::vector<GradientHook>& gradient_hooks = {});
+                      const ExecutionPolicy& policy, const Batch& batch, const GradientHook& gradient_hook = {});
 
 // The task's metrics over a whole dataset in eval mode, in order, batches of `batch_size`.
-Metrics evaluate(Model& model, const Task& task, const Dataset& data, const Transform& transform,
+Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> data, const Transform& transform,
                  const ExecutionPolicy& policy, int64_t batch_size);
 
 }  // namespace eshift

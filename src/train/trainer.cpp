@@ -1,11 +1,13 @@
 #include "eshift/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
+#include <tuple>
 
 #include "eshift/core/atomic_file.h"
 #include "eshift/data/batch_loader.h"
@@ -25,12 +27,16 @@ TrainConfig prepared(TrainConfig config) {
   config.validate();
   return config;
 }
+
+std::unique_ptr<ExecutionPolicy> full_precision(const TrainConfig& config) {
+  return std::make_unique<ExecutionPolicy>(Placement{parse_device(config.device), config.channels_last});
+}
 }  // namespace
 
 // ---------------------------------------------------------------- set up
-Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task)
+Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::unique_ptr<ExecutionPolicy> policy)
     : config_(prepared(std::move(config))), task_(std::move(task)),
-      policy_(Placement{parse_device(config_.device), config_.channels_last}) {
+      policy_(policy ? std::move(policy) : full_precision(config_)) {
   set_up_data();
   set_up_model();
   print_header();
@@ -58,7 +64,7 @@ void Trainer::set_up_data() {
 void Trainer::set_up_model() {
   torch::manual_seed(config_.seed);
   model_ = build_model(config_.model);
-  policy_.placement().place(*model_);
+  policy_->placement().place(*model_);
   params_ = describe_parameters(*model_);
   optimizer_ = std::make_unique<RegularizedSGD>(DecayPolicy(config_.decay).group(params_),
                                                 RegularizedSGDOptions(config_.schedule.base_lr)
@@ -72,7 +78,7 @@ void Trainer::print_header() const {
   for (const auto& p : params_) numel += p.tensor.numel();
   const auto& m = config_.model;
   std::cout << "model " << m.name << " (wnorm " << family_name(m.wnorm) << ", norm " << m.norm << ") " << numel
-            << " parameters on " << policy_.placement().device << ", " << torch::get_num_threads() << " threads\n"
+            << " parameters on " << policy_->placement().device << ", " << torch::get_num_threads() << " threads\n"
             << "data " << config_.resolved_data_dir() << ": " << train_set_->size() << " train / "
             << eval_set_->size() << " test images " << train_set_->image_shape().str() << ", " << m.num_classes
             << " classes\n"
@@ -86,7 +92,7 @@ void Trainer::set_up_output() {
   if (config_.out_dir.empty()) return;
   checkpoint_path_ = config_.out_dir + "/checkpoint.pt";
   if (config_.resume) {
-    auto info = load_checkpoint(checkpoint_path_, *model_, optimizer_.get(), config_.model, policy_.placement().device);
+    auto info = load_checkpoint(checkpoint_path_, *model_, optimizer_.get(), config_.model, policy_->placement().device);
     start_epoch_ = static_cast<int>(info.epoch);
     std::cout << "resumed from " << checkpoint_path_ << " after epoch " << start_epoch_ << "\n";
   } else if (std::filesystem::exists(checkpoint_path_)) {
@@ -122,7 +128,7 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
   options.batch_size = config_.batch_size;
   options.drop_last = true;  // as the reference: a partial last batch is skipped
   options.seed = config_.seed;
-  BatchLoader loader(*train_set_, *train_transform_, options, epoch);
+  BatchLoader loader(train_set_, *train_transform_, options, epoch);
   bar_ = std::make_unique<ProgressBar>(
       config_.label + " " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs), loader.num_batches());
   MetricSums sums(task_->metrics());
@@ -130,10 +136,11 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
   while (auto batch = loader.next()) {
     const int64_t global_step = int64_t(epoch) * loader.num_batches() + step + 1;
     const bool probing = config_.probe_every > 0 && global_step % config_.probe_every == 0;
-    auto hooks = gradient_hooks_;
-    if (probing) hooks.push_back([this] { probe_->before_step(); });
-    const auto placed = policy_.place(*batch);
-    const auto out = train_step(*model_, *task_, *optimizer_, policy_, placed, hooks);
+    const auto placed = policy_->place(*batch);
+    const auto out = train_step(*model_, *task_, *optimizer_, *policy_, placed, [&] {
+      for (auto& hook : gradient_hooks_) hook();
+      if (probing) probe_->before_step();  // the gradients the step will use
+    });
     task_->measure(out.output, placed, out.loss, sums);
     if (probing) {
       result.probes.push_back(probe_->after_step(global_step, epoch + 1, lr));
@@ -162,7 +169,7 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
 }
 
 Metrics Trainer::evaluate() {
-  return eshift::evaluate(*model_, *task_, *eval_set_, *eval_transform_, policy_, config_.eval_batch_size);
+  return eshift::evaluate(*model_, *task_, eval_set_, *eval_transform_, *policy_, config_.eval_batch_size);
 }
 
 void Trainer::end_epoch(EpochRecord& record, TrainResult& result) {

@@ -4,7 +4,7 @@
 //                directory or resume from its checkpoint; prints the run's header
 //   run          the remaining epochs, each: train_epoch → evaluate → end_epoch
 //   train_epoch  the loader's batches through train_step, probes every k steps, a progress bar
-//   end_epoch    summary line, metrics.jsonl + TensorBoard, checkpoint
+//   end_epoch    summary line, checkpoint, then metrics.jsonl + TensorBoard
 // A run stops early, after the current step, on SIGINT/SIGTERM (g_stop_requested; the checkpoint
 // stays at the last completed epoch) or on a non-finite loss. Resuming continues a run exactly: a
 // resumed run ends with the weights of an uninterrupted one.
@@ -44,12 +44,14 @@ extern std::atomic<bool> g_stop_requested;
 class Trainer {
  public:
   // Sets the run up (throws std::invalid_argument, DataError or CheckpointError before anything is
-  // written when the flags, the data or the checkpoint are wrong).
-  Trainer(TrainConfig config, std::shared_ptr<const Task> task);
+  // written when the flags, the data or the checkpoint are wrong). Without a policy: full
+  // precision on config.device, channels-last as config.channels_last says.
+  Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::unique_ptr<ExecutionPolicy> policy = nullptr);
   // Runs the remaining epochs.
   TrainResult run();
 
-  // Runs after backward and before every optimizer step, after the hooks added before it.
+  // Runs after backward and before every optimizer step, after the hooks added before it (the
+  // probes read the gradients after all hooks).
   void add_gradient_hook(GradientHook hook) { gradient_hooks_.push_back(std::move(hook)); }
   // The task's metrics on the evaluation split.
   Metrics evaluate();
@@ -68,7 +70,7 @@ class Trainer {
 
   TrainConfig config_;
   std::shared_ptr<const Task> task_;
-  ExecutionPolicy policy_;
+  std::unique_ptr<ExecutionPolicy> policy_;
   std::shared_ptr<const Dataset> train_set_, eval_set_;
   ChannelStats normalization_;
   std::unique_ptr<Transform> train_transform_, eval_transform_;

@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "eshift/core/errors.h"
 #include "eshift/data/batch_loader.h"
 #include "eshift/data/image_set.h"
 
@@ -30,8 +31,7 @@ struct Augment {
 };
 
 std::vector<Batch> all_batches(const ImageSet& set, const LoaderOptions& o, const Augment& a, int epoch) {
-  const ImageSetDataset data(set);
-  BatchLoader loader(data, PadCropFlip(a.crop_padding, a.hflip, a.mean, a.std), o, epoch);
+  BatchLoader loader(std::make_shared<ImageSetDataset>(set), PadCropFlip(a.crop_padding, a.hflip, a.mean, a.std), o, epoch);
   std::vector<Batch> out;
   while (auto b = loader.next()) out.push_back(*b);
   EXPECT_EQ(int64_t(out.size()), loader.num_batches());
@@ -158,4 +158,66 @@ TEST(BatchLoader, MoreWorkersPrepareTheSameBatches) {
   }
   o.workers = 0;
   EXPECT_THROW(all_batches(set, o, a, 2), c10::Error);
+}
+
+TEST(BatchLoader, AnEpochIsTheShuffleThenCropsThenFlipsOfOneGenerator) {
+  // the whole stream, as eshift has drawn it since its first version: a run resumed or repeated
+  // with the same seed sees the same batches
+  auto set = make_set(12);
+  LoaderOptions o;
+  o.batch_size = 12;
+  o.seed = 2;
+  Augment a;
+  a.crop_padding = 1;
+  a.hflip = true;
+  const auto batch = all_batches(set, o, a, 4)[0];
+  std::mt19937_64 rng(2 * 0x9E3779B97F4A7C15ULL + 4 + 1);
+  std::vector<int64_t> order(12);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::uniform_int_distribution<int> offset(0, 2);
+  std::vector<int> dy(12), dx(12);
+  for (int i = 0; i < 12; ++i) {
+    dy[i] = offset(rng);
+    dx[i] = offset(rng);
+  }
+  std::bernoulli_distribution coin(0.5);
+  std::vector<bool> flip(12);
+  for (int i = 0; i < 12; ++i) flip[i] = coin(rng);
+  for (int i = 0; i < 12; ++i) {
+    auto padded = torch::constant_pad_nd(set.images[order[i]].to(torch::kFloat32), {1, 1, 1, 1}, 0);
+    auto expected = padded.narrow(1, dy[i], 5).narrow(2, dx[i], 6);
+    if (flip[i]) expected = expected.flip({2});
+    EXPECT_LT((batch.inputs[i] * 255.0 - expected).abs().max().item<float>(), 1e-3) << i;
+  }
+}
+
+namespace {
+// A dataset whose example 5 cannot be read, as a damaged file would be.
+class DamagedDataset : public ImageSetDataset {
+ public:
+  using ImageSetDataset::ImageSetDataset;
+  Example get(int64_t index) const override {
+    if (index == 5) throw DataError("example 5: damaged");
+    return ImageSetDataset::get(index);
+  }
+};
+}  // namespace
+
+TEST(BatchLoader, AWorkersErrorReachesTheCallerAndTheLoaderShutsDownCleanly) {
+  for (int workers : {1, 3}) {
+    LoaderOptions o;
+    o.batch_size = 4;
+    o.shuffle = false;
+    o.workers = workers;
+    int batches = 0;
+    try {
+      BatchLoader loader(std::make_shared<DamagedDataset>(make_set(20)), PadCropFlip(0, false, {0.0}, {1.0}), o, 0);
+      while (loader.next()) ++batches;
+      ADD_FAILURE() << "no error";
+    } catch (const DataError& e) {
+      EXPECT_STREQ(e.what(), "example 5: damaged");
+    }
+    EXPECT_EQ(batches, 1) << workers;  // batch 0 came through, batch 1 holds example 5
+  }
 }

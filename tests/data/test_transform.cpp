@@ -61,16 +61,21 @@ TEST(PadCropFlip, WithoutAugmentationItOnlyNormalizesAndDrawsNothing) {
 }
 
 TEST(PadCropFlip, ACloneDrawsItsOwnEpoch) {
-  PadCropFlip t(1, true, {0.0}, {1.0});
-  auto copy = t.clone();
-  std::mt19937_64 a(1), b(1);
+  PadCropFlip t(1, true, {0.0}, {1.0}), reference(1, true, {0.0}, {1.0});
+  std::mt19937_64 a(1), b(1), c(2);
   t.draw_epoch(a, 50);
-  copy->draw_epoch(b, 50);
+  reference.draw_epoch(b, 50);
+  auto copy = t.clone();
+  copy->draw_epoch(c, 50);  // another epoch in the copy leaves the original's choices alone
   auto image = torch::randint(0, 256, {1, 6, 6}, torch::kInt64).to(torch::kUInt8);
-  std::vector<float> x(36), y(36);
+  std::vector<float> x(36), y(36), z(36);
+  int differ = 0;
   for (int i = 0; i < 50; ++i) {
     t.apply(image, i, x.data());
-    copy->apply(image, i, y.data());
+    reference.apply(image, i, y.data());
+    copy->apply(image, i, z.data());
     EXPECT_EQ(x, y) << i;
+    differ += x != z;
   }
+  EXPECT_GT(differ, 10);  // the copy's epoch is its own
 }

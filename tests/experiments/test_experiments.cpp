@@ -13,13 +13,13 @@
 using namespace eshift;
 
 namespace {
-ImageSetDataset random_images(int64_t n) {
+std::shared_ptr<const Dataset> random_images(int64_t n) {
   torch::manual_seed(3);
   ImageSet s;
   s.images = torch::randint(0, 256, {n, 1, 8, 8}, torch::kInt64).to(torch::kUInt8);
   s.labels = torch::randint(0, 4, {n}, torch::kInt64);
   s.num_classes = 4;
-  return ImageSetDataset(s);
+  return std::make_shared<ImageSetDataset>(s);
 }
 
 EquivalenceConfig tiny(WeightFamily family) {

@@ -99,11 +99,19 @@ TEST(Checkpoint, ProblemsAreOneLineNamingTheFile) {
   EXPECT_EQ(garbage.find('\n'), std::string::npos) << garbage;
 }
 
-TEST(Checkpoint, AFailedWriteLeavesNoTemporaryFile) {
+TEST(Checkpoint, AFailedWriteKeepsWhatWasThereAndLeavesNoTemporaryFile) {
   TempDir dir;
   auto a = trained(tiny_spec());
-  const auto path = dir / "no-such-dir/checkpoint.pt";
+  // the archive is written to "<path>.tmp", but renaming it over a non-empty directory fails
+  const auto path = dir / "occupied";
+  std::filesystem::create_directories(path);
+  std::ofstream(path + "/keep") << "x";
   const auto message = error_of([&] { save_checkpoint(path, *a.model, nullptr, {tiny_spec(), 1, "{}", {0.0}, {1.0}}); });
-  EXPECT_NE(message.find(path), std::string::npos) << message;
+  EXPECT_NE(message.find(path + ": cannot move the new file into place"), std::string::npos) << message;
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_TRUE(std::filesystem::exists(path + "/keep"));
+  const auto missing_dir = dir / "no-such-dir/checkpoint.pt";
+  EXPECT_NE(error_of([&] { save_checkpoint(missing_dir, *a.model, nullptr, {tiny_spec(), 1, "{}", {0.0}, {1.0}}); })
+                .find(missing_dir),
+            std::string::npos);
 }

@@ -99,6 +99,21 @@ TEST(Trainer, GradientHooksSitBetweenBackwardAndTheStep) {
           << "step " << i << " parameter " << k;
 }
 
+TEST(Trainer, AHookKeepsItsStateFromStepToStep) {
+  // an all-reduce hook holds buckets and counters: the trainer calls the hook it was given, not copies
+  TempDir dir;
+  auto c = tiny(dir);
+  Trainer trainer(c, classification_task());
+  int steps = 0;
+  trainer.add_gradient_hook([calls = 0, &steps]() mutable {
+    EXPECT_EQ(calls, steps);
+    ++calls;
+    ++steps;
+  });
+  trainer.run();
+  EXPECT_EQ(steps, 6);
+}
+
 TEST(Trainer, AHookThatChangesGradientsChangesTheStep) {
   // where an all-reduce will average gradients: the optimizer uses what the hooks leave
   TempDir dir;
