@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "eshift/core/text.h"
+#include "eshift/models/model.h"
 #include "eshift/models/registry.h"
 
 namespace eshift {

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "eshift/data/dataset.h"
-
 namespace eshift {
+
+class Dataset;  // dataset.h
 
 struct DatasetEntry {
   std::string name;          // --data NAME

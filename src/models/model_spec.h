@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "eshift/nn/weight_family.h"
+#include "eshift/nn/family.h"
 
 namespace eshift {
 

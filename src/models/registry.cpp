@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "eshift/models/model.h"
 #include "eshift/models/resnet.h"
 
 namespace eshift {

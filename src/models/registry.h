@@ -6,9 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "eshift/models/model.h"
+#include "eshift/models/model_spec.h"
 
 namespace eshift {
+
+class Model;  // model.h
 
 struct ModelEntry {
   std::string names;                                   // as listed in errors and --help: "resnet<6n+2>"

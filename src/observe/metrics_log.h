@@ -4,13 +4,13 @@
 //   {"kind":"epoch", "epoch":E, "lr", "train_<metric>", "test_<metric>", "seconds",
 //    "sigma_min", "sigma_mean", "step"}            — one per completed epoch; the metrics are the
 //                                                     task's (classification: loss, acc)
-//   {"kind":"probe", "step":S, "epoch":E, ...}       — one per probe (see probes.h)
+//   {"kind":"probe", "step":S, "epoch":E, ...}       — one per probe (probe_record.h)
 // "epoch" is 1-based (the epoch completed, or in progress for probes).
 #include <memory>
 #include <string>
 
 #include "eshift/core/metrics.h"
-#include "eshift/observe/probes.h"
+#include "eshift/observe/probe_record.h"
 #include "eshift/observe/tensorboard.h"
 
 namespace eshift {

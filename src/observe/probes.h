@@ -19,37 +19,9 @@
 #include <vector>
 
 #include "eshift/nn/param_roles.h"
+#include "eshift/observe/probe_record.h"
 
 namespace eshift {
-
-constexpr double kFloat16Max = 65504.0;
-
-struct FilterStats {
-  double min = 0, median = 0, max = 0;
-};
-
-struct LayerProbe {
-  std::string name;
-  WeightFamily family = WeightFamily::None;
-  int64_t filters = 0, fan_in = 0;
-  FilterStats norm, sigma, mean;
-  double effective_lr = 0;     // median over filters
-  double angular_update = 0;   // median over filters, radians, of the probed step
-  double grad_norm = 0, grad_max_abs = 0, fp16_ratio = 0;
-  double frac_sigma_below_eps = 0;
-};
-
-struct ProbeRecord {
-  int64_t step = 0;  // global step (counting from 1) of the probed update
-  int epoch = 0;     // 1-based epoch in progress
-  double lr = 0;
-  std::vector<LayerProbe> layers;
-  // summary over layers
-  double sigma_min = 0, effective_lr_median = 0, angular_update_median = 0, grad_max_abs = 0, fp16_ratio = 0,
-         frac_sigma_below_eps = 0;  // the last over all filters of all layers
-  std::string to_json() const;      // one metrics.jsonl line, with "kind": "probe"
-  double median_sigma_over_layers() const;  // median over layers of each layer's median filter σ
-};
 
 // Per-filter statistics of one weight (exposed for tests).
 FilterStats filter_stats(const torch::Tensor& per_filter_values);

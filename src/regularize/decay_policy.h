@@ -1,7 +1,7 @@
 #pragma once
 // Decay policy: maps each parameter role to a regularizer, reproducing the flags of the paper's
 // reference trainer (imagenet_fast.py: --wd, --wd-all, --nowd-bn, --nowd-fc, --nowd-conv,
-// --el2, --mineps, --lam) with its rules:
+// --el2, --mineps, --lam; decay_flags.h) with its rules:
 //   - conv weights (normalized or plain) get ordinary L2 `wd` unless --nowd-conv;
 //   - --el2 gives every NON-depthwise conv weight the ε-shifted term λ=lam, ε=mineps (formula of
 //     the layer's family; WS for plain convs, as the reference applies the WS formula to every
@@ -14,38 +14,14 @@
 // also catches a first conv on 1-channel images; eshift takes it from the layer (groups == C_in).
 #include <torch/torch.h>
 
-#include <array>
 #include <string>
 #include <vector>
 
 #include "eshift/nn/param_roles.h"
+#include "eshift/regularize/decay_flags.h"
 #include "eshift/regularize/regularizer.h"
 
 namespace eshift {
-
-struct DecayFlags {
-  double wd = 1e-4;        // --wd
-  bool wd_all = false;     // --wd-all
-  bool nowd_bn = false;    // --nowd-bn
-  bool nowd_fc = false;    // --nowd-fc
-  bool nowd_conv = false;  // --nowd-conv
-  bool el2 = false;        // --el2
-  double mineps = 1e-3;    // --mineps (ε)
-  double lam = 1e-4;       // --lam (λ of the ε-shifted term)
-  bool decoupled = false;  // --decoupled-wd: ordinary decay applied decoupled (w ← w − ηλw)
-
-  void validate() const;   // throws std::invalid_argument on impossible values
-};
-
-// The comparison at the heart of the paper, as one preset (used by the demo, the experiments and the
-// benchmark): the conv weights get no decay, plain L2 λ, or the ε-shifted L2 (λ, ε) in its place;
-// norm scales (BN/GN γ, WN gains) and the classifier get L2 `others_wd`, or nothing when it is 0;
-// biases and norm shifts get nothing. ε is also the probes' σ threshold in every arm. Plain L2 on the
-// convs and on the other roles share --wd, so with ConvDecay::L2 `others_wd` must be 0 or λ.
-// Flags the preset does not set (--decoupled-wd, --wd-all, and --nowd-bn/--nowd-fc while
-// others_wd > 0) keep their values from `base`.
-enum class ConvDecay { None, L2, EpsShifted };
-DecayFlags conv_decay_preset(ConvDecay conv, double lambda, double eps, double others_wd, DecayFlags base = {});
 
 class DecayPolicy {
  public:

@@ -7,7 +7,7 @@
 #include "eshift/data/registry.h"
 #include "eshift/models/model_spec.h"
 #include "eshift/optim/lr_schedule.h"
-#include "eshift/regularize/decay_policy.h"
+#include "eshift/regularize/decay_flags.h"
 
 namespace eshift {
 

@@ -14,6 +14,7 @@
 #include "eshift/data/registry.h"
 #include "eshift/models/registry.h"
 #include "eshift/observe/progress.h"
+#include "eshift/regularize/decay_policy.h"
 #include "eshift/train/checkpoint.h"
 
 namespace eshift {

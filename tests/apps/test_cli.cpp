@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "eshift/models/model.h"
 #include "eshift/models/registry.h"
 #include "eshift/train/checkpoint.h"
 #include "eshift/observe/tensorboard.h"

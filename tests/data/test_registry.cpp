@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "eshift/core/errors.h"
+#include "eshift/data/dataset.h"
 #include "eshift/data/registry.h"
 #include "test_util.h"
 

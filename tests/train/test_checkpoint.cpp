@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "eshift/models/model.h"
 #include "eshift/models/registry.h"
 #include "eshift/nn/param_roles.h"
 #include "eshift/optim/regularized_sgd.h"

@@ -1,0 +1,32 @@
+#include "eshift/regularize/decay_flags.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace eshift {
+
+void DecayFlags::validate() const {
+  auto check = [](bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument(what);
+  };
+  check(std::isfinite(wd) && wd >= 0, "--wd must be a finite value >= 0");
+  check(std::isfinite(lam) && lam >= 0, "--lam must be a finite value >= 0");
+  check(std::isfinite(mineps) && mineps >= 0, "--mineps (ε) must be a finite value >= 0");
+}
+
+DecayFlags conv_decay_preset(ConvDecay conv, double lambda, double eps, double others_wd, DecayFlags base) {
+  if (conv == ConvDecay::L2 && others_wd != 0 && others_wd != lambda)
+    throw std::invalid_argument("plain L2 on the conv weights and on the other roles share --wd: λ = " +
+                                std::to_string(lambda) + " and " + std::to_string(others_wd) + " differ");
+  DecayFlags f = base;
+  f.wd = conv == ConvDecay::L2 ? lambda : others_wd;
+  f.nowd_conv = conv != ConvDecay::L2;
+  f.el2 = conv == ConvDecay::EpsShifted;
+  if (f.el2) f.lam = lambda;
+  f.mineps = eps;
+  if (others_wd == 0) f.nowd_bn = f.nowd_fc = true;
+  return f;
+}
+
+}  // namespace eshift
