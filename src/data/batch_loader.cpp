@@ -57,7 +57,10 @@ Batch BatchLoader::make_batch(int64_t index) const {
   float* out = inputs.data_ptr<float>();
   int64_t* labels = targets.data_ptr<int64_t>();
   for (int64_t b = 0; b < count; ++b) {
-    transform_->apply(examples[b].image, begin + b, out + b * s.numel());
+    const auto& ex = examples[b];
+    TORCH_CHECK(ex.shape.numel() == input_shape_.numel(), "example ", indices[b], " has shape ", ex.shape.str(),
+                ", the dataset's is ", input_shape_.str());
+    transform_->apply(ex.pixels, ex.shape, begin + b, out + b * s.numel());
     labels[b] = examples[b].label;
   }
   return {inputs, targets};

@@ -14,9 +14,20 @@
 
 namespace eshift {
 
+// A decoded example. The pixels are a view, kept valid by `owner` (the dataset's storage, or the
+// buffer an image was decoded into): an in-memory set hands out examples without copying or
+// creating a tensor per image.
 struct Example {
-  torch::Tensor image;  // uint8 [C, H, W], decoded
-  int64_t label = 0;    // class index
+  const uint8_t* pixels = nullptr;     // uint8 [C, H, W], contiguous
+  ImageShape shape;
+  int64_t label = 0;                   // class index
+  std::shared_ptr<const void> owner;   // keeps `pixels` alive
+
+  // The pixels as a uint8 [C, H, W] tensor sharing the memory (for inspection and tests).
+  torch::Tensor tensor() const {
+    return torch::from_blob(const_cast<uint8_t*>(pixels), {shape.channels, shape.height, shape.width},
+                            [keep = owner](void*) {}, torch::kUInt8);
+  }
 };
 
 // Per-channel mean and (biased) std of a dataset's pixels in [0, 1] units: the normalization of the

@@ -21,6 +21,7 @@ ImageSetDataset::ImageSetDataset(ImageSet set) : set_(std::move(set)) {
               "need one label per image");
   set_.images = set_.images.contiguous();
   set_.labels = set_.labels.to(torch::kInt64).contiguous();
+  storage_ = std::make_shared<const torch::Tensor>(set_.images);
 }
 
 ImageShape ImageSetDataset::image_shape() const {
@@ -29,7 +30,9 @@ ImageShape ImageSetDataset::image_shape() const {
 
 Example ImageSetDataset::get(int64_t index) const {
   TORCH_CHECK(index >= 0 && index < size(), "example ", index, " of a set of ", size());
-  return {set_.images[index], set_.labels.data_ptr<int64_t>()[index]};
+  const auto shape = image_shape();
+  return {set_.images.data_ptr<uint8_t>() + index * shape.numel(), shape, set_.labels.data_ptr<int64_t>()[index],
+          storage_};
 }
 
 std::shared_ptr<const Dataset> ImageSetDataset::head(int64_t n) const {

@@ -35,6 +35,7 @@ class ImageSetDataset : public Dataset {
 
  private:
   ImageSet set_;
+  std::shared_ptr<const torch::Tensor> storage_;  // owns set_.images' memory for the examples' views
 };
 
 }  // namespace eshift

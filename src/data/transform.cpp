@@ -25,16 +25,13 @@ void PadCropFlip::draw_epoch(std::mt19937_64& rng, int64_t n) {
   }
 }
 
-void PadCropFlip::apply(const torch::Tensor& image, int64_t position, float* out) const {
-  TORCH_CHECK(image.dim() == 3 && image.scalar_type() == torch::kUInt8 && image.is_contiguous(),
-              "a transform takes a contiguous uint8 [C, H, W] image");
-  const int64_t C = image.size(0), H = image.size(1), W = image.size(2);
+void PadCropFlip::apply(const uint8_t* in, const ImageShape& shape, int64_t position, float* out) const {
+  const int64_t C = shape.channels, H = shape.height, W = shape.width;
   TORCH_CHECK(mean_.size() == 1 || int64_t(mean_.size()) == C, "need 1 or ", C, " means");
   TORCH_CHECK(padding_ == 0 || position < int64_t(dy_.size()), "random crops not drawn for position ", position);
   // shift of the crop in [−padding, padding]; 0 without padding
   const int oy = padding_ ? dy_[position] - padding_ : 0, ox = padding_ ? dx_[position] - padding_ : 0;
   const bool flip = flip_ && flips_.at(position);
-  const uint8_t* in = image.data_ptr<uint8_t>();
   for (int64_t c = 0; c < C; ++c) {
     const size_t ci = mean_.size() == 1 ? 0 : size_t(c);
     const float scale = float(1.0 / (255.0 * std_[ci]));

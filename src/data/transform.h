@@ -27,9 +27,9 @@ class Transform {
   virtual ImageShape output_shape(const ImageShape& input) const = 0;
   // Draws the random choices for positions 0..n-1 of an epoch, in order, from `rng`.
   virtual void draw_epoch(std::mt19937_64& rng, int64_t n) = 0;
-  // Writes the input for the uint8 [C, H, W] image at epoch position `position` into `out`
-  // (float32, output_shape's C·H·W values).
-  virtual void apply(const torch::Tensor& image, int64_t position, float* out) const = 0;
+  // Writes the input for the uint8 [C, H, W] image `pixels` of `shape` at epoch position
+  // `position` into `out` (float32, output_shape's C·H·W values).
+  virtual void apply(const uint8_t* pixels, const ImageShape& shape, int64_t position, float* out) const = 0;
   // A copy without drawn choices (each loader draws its own epoch into a copy).
   virtual std::unique_ptr<Transform> clone() const = 0;
 };
@@ -43,7 +43,7 @@ class PadCropFlip : public Transform {
   PadCropFlip(int padding, bool flip, std::vector<double> mean, std::vector<double> std);
   ImageShape output_shape(const ImageShape& input) const override { return input; }
   void draw_epoch(std::mt19937_64& rng, int64_t n) override;
-  void apply(const torch::Tensor& image, int64_t position, float* out) const override;
+  void apply(const uint8_t* pixels, const ImageShape& shape, int64_t position, float* out) const override;
   std::unique_ptr<Transform> clone() const override;
 
  private:

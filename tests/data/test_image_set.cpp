@@ -28,13 +28,20 @@ TEST(ImageSetDataset, ExamplesAreTheImagesWithTheirLabels) {
   EXPECT_EQ(data.image_shape().str(), "2x2x2");
   const auto ex = data.get(2);
   EXPECT_EQ(ex.label, 4);
-  EXPECT_EQ(ex.image[0][1][1].item<int>(), 20);
-  EXPECT_EQ(ex.image[1][0][0].item<int>(), 235);
+  EXPECT_EQ(ex.tensor()[0][1][1].item<int>(), 20);
+  EXPECT_EQ(ex.tensor()[1][0][0].item<int>(), 235);
   const auto batch = data.get_batch({3, 0});
   ASSERT_EQ(batch.size(), 2u);
   EXPECT_EQ(batch[0].label, 1);
-  EXPECT_EQ(batch[1].image[0][0][0].item<int>(), 0);
+  EXPECT_EQ(batch[1].tensor()[0][0][0].item<int>(), 0);
   EXPECT_THROW(data.get(4), c10::Error);
+  // an example outlives the dataset it came from
+  Example kept;
+  {
+    const ImageSetDataset temporary(two_channel_set());
+    kept = temporary.get(1);
+  }
+  EXPECT_EQ(kept.tensor()[0][0][0].item<int>(), 10);
 }
 
 TEST(ImageSetDataset, HeadKeepsTheFirstExamplesAndItsOwnStatistics) {

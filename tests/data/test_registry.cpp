@@ -35,8 +35,8 @@ TEST(DatasetRegistry, FashionMnistReadsAnyMnistLayoutDirectory) {
   EXPECT_EQ(train->image_shape().str(), "1x4x3");
   const auto ex = train->get(4);
   EXPECT_EQ(ex.label, 1);
-  EXPECT_EQ(ex.image.sizes(), (std::vector<int64_t>{1, 4, 3}));
-  EXPECT_TRUE(torch::equal(ex.image, torch::full({1, 4, 3}, 40, torch::kUInt8)));
+  EXPECT_EQ(ex.shape.str(), "1x4x3");
+  EXPECT_TRUE(torch::equal(ex.tensor(), torch::full({1, 4, 3}, 40, torch::kUInt8)));
   EXPECT_EQ(open_dataset("fashion-mnist", dir.path, "test")->size(), 5);
 }
 
