@@ -27,6 +27,7 @@ class ExperimentCommand : public Command {
     app.add_option("--seeds", o.seeds, "seeds: number of seeds")->capture_default_str();
     app.add_option("--seed", o.seed)->capture_default_str();
     add_device_flag(app, o.device);
+    add_amp_flag(app, o.amp);
     threads_.add(app);
   }
 

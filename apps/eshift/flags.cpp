@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -13,8 +14,11 @@
 namespace eshift::cli {
 
 void ThreadFlags::add(CLI::App& app) {
-  threads = std::max(1u, std::thread::hardware_concurrency());
-  app.add_option("--threads", threads, "CPU threads (default: all cores)")->capture_default_str();
+  // OMP_NUM_THREADS, when set to a positive number, is the default (as in PyTorch); else all cores
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  threads = omp && std::atoi(omp) > 0 ? std::atoi(omp) : std::max(1u, std::thread::hardware_concurrency());
+  app.add_option("--threads", threads, "CPU threads (default: OMP_NUM_THREADS if set, else all cores)")
+      ->capture_default_str();
 }
 
 void ThreadFlags::apply() const {
@@ -24,6 +28,13 @@ void ThreadFlags::apply() const {
 
 void add_device_flag(CLI::App& app, std::string& device) {
   app.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
+}
+
+void add_amp_flag(CLI::App& app, std::string& amp) {
+  app.add_option("--amp", amp,
+                 "mixed precision: off, fp16 (autocast + dynamic loss scaling) or bf16 (autocast); parameters, "
+                 "optimizer state and the regularizer stay float32")
+      ->capture_default_str();
 }
 
 void add_channels_last_flag(CLI::App& app, bool& channels_last, const std::string& what) {
@@ -106,6 +117,7 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
   app.add_option("--probe-every", c.probe_every, "probe weights and gradients every k steps (0 = never)")
       ->capture_default_str();
   add_device_flag(app, c.device);
+  add_amp_flag(app, c.amp);
   add_channels_last_flag(app, c.channels_last, "parameters and batches");
   threads.add(app);
 }

@@ -20,8 +20,9 @@ struct ThreadFlags {
   void apply() const;  // torch::set_num_threads; throws std::invalid_argument naming --threads
 };
 
-// --device cpu|cuda|cuda:N, and --channels-last/--no-channels-last.
+// --device cpu|cuda|cuda:N, --amp off|fp16|bf16, and --channels-last/--no-channels-last.
 void add_device_flag(CLI::App& app, std::string& device);
+void add_amp_flag(CLI::App& app, std::string& amp);
 void add_channels_last_flag(CLI::App& app, bool& channels_last, const std::string& what);
 
 // --data NAME and --data-dir DIR. For compatibility with eshift before datasets had names, a

@@ -69,6 +69,11 @@ ExperimentResult run_collapse(const ExperimentOptions& o) {
   std::snprintf(row, sizeof row, "| steps where a float16 gradient overflows | %d of %d | %d of %d |\n",
                 sa.overflow_steps, sa.probes, sb.overflow_steps, sb.probes);
   t << row;
+  if (o.amp == "fp16") {  // what a float16 run actually lost: steps the loss scaler skipped
+    std::snprintf(row, sizeof row, "| steps skipped by the float16 loss scaler (--amp fp16) | %.0f | %.0f |\n",
+                  final_value(a, "skipped_steps"), final_value(b, "skipped_steps"));
+    t << row;
+  }
   std::snprintf(row, sizeof row, "| diverged (non-finite loss) | %s | %s |\n", a.diverged ? "yes" : "no",
                 b.diverged ? "yes" : "no");
   t << row;
@@ -84,7 +89,8 @@ ExperimentResult run_collapse(const ExperimentOptions& o) {
   std::ostringstream md;
   md << "Strong decay (λ = " << lambda << ") on the conv weights only, plain L2 against the ε-shifted L2 (ε = "
      << eps << "), " << plain.epochs << " epochs of " << plain.train_subset << " images, batch " << plain.batch_size
-     << ", constant learning rate " << plain.schedule.base_lr << ", probes every step.\n\n"
+     << ", constant learning rate " << plain.schedule.base_lr << ", probes every step"
+     << (o.amp == "off" ? "" : ", mixed precision " + o.amp) << ".\n\n"
      << r.table << "\nMeasured: with the ε-shift the smallest filter σ ends at " << sb.sigma_min_end
      << (sb.sigma_min_end >= 0.5 * eps ? " (near or above ε)" : " (BELOW ε/2)") << "; with plain L2 at "
      << sa.sigma_min_end << ".\n\n"

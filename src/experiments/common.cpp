@@ -56,6 +56,7 @@ TrainConfig experiment_run(const ExperimentOptions& o, const RunDefaults& d, con
   c.decay.lam = 0;
   c.seed = o.seed;
   c.device = o.device;
+  c.amp = o.amp;
   c.probe_every = d.probe_every;
   c.out_dir = dir + "/" + run_name;
   c.label = run_name;

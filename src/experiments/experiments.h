@@ -31,6 +31,7 @@ struct ExperimentOptions {
   int seeds = 3;
   uint64_t seed = 0;
   std::string device = "cpu";
+  std::string amp = "off";   // mixed precision of the training runs (collapse: fp16 counts overflowed steps)
 };
 
 struct ExperimentResult {

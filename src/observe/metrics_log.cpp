@@ -14,12 +14,15 @@ std::string EpochRecord::to_json() const {
                    {"seconds", seconds}, {"sigma_min", sigma_min}, {"sigma_mean", sigma_mean}};
   for (const auto& m : train.values()) j["train_" + m.info.key] = m.value;
   for (const auto& m : test.values()) j["test_" + m.info.key] = m.value;
+  for (const auto& [name, value] : extras) j[name] = value;
   return j.dump();
 }
 
 double EpochRecord::value(const std::string& name) const {
   if (name.rfind("train_", 0) == 0) return train.at(name.substr(6));
   if (name.rfind("test_", 0) == 0) return test.at(name.substr(5));
+  for (const auto& [extra, value] : extras)
+    if (extra == name) return value;
   throw std::out_of_range("no metric '" + name + "'");
 }
 
@@ -51,6 +54,7 @@ void MetricsLog::epoch(const EpochRecord& r) {
   auto& tb = *tensorboard_;
   for (const auto& m : r.train.values()) tb.add_scalar("train/" + m.info.title, m.value, r.step);
   for (const auto& m : r.test.values()) tb.add_scalar("test/" + m.info.title, m.value, r.step);
+  for (const auto& [name, value] : r.extras) tb.add_scalar("amp/" + name, value, r.step);
   tb.add_scalar("lr", r.lr, r.step);
   tb.add_scalar("sigma/min_all_convs", r.sigma_min, r.step);
   tb.add_scalar("sigma/mean_all_convs", r.sigma_mean, r.step);

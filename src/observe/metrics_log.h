@@ -8,6 +8,8 @@
 // "epoch" is 1-based (the epoch completed, or in progress for probes).
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "eshift/core/metrics.h"
 #include "eshift/observe/probe_record.h"
@@ -20,9 +22,11 @@ struct EpochRecord {
   int64_t step = 0;  // global steps done at the end of the epoch
   double lr = 0, seconds = 0;
   Metrics train, test;  // the task's metrics, means over the epoch's training batches and the test set
+  std::vector<std::pair<std::string, double>> extras;  // the execution policy's (e.g. loss_scale, skipped_steps)
   double sigma_min = 0, sigma_mean = 0;  // per-filter σ over all conv weights, end of epoch
   std::string to_json() const;
-  // A value by its metrics.jsonl name: "train_loss", "test_acc", … (throws std::out_of_range if absent).
+  // A value by its metrics.jsonl name: "train_loss", "test_acc", "loss_scale", … (throws
+  // std::out_of_range if absent).
   double value(const std::string& name) const;
 };
 

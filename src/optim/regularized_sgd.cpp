@@ -2,6 +2,8 @@
 
 #include <torch/optim/serialize.h>
 
+#include "eshift/core/torch_compat.h"
+
 namespace eshift {
 
 // ------------------------------------------------------------------ serialization
@@ -73,7 +75,15 @@ std::vector<torch::optim::OptimizerParamGroup> to_param_groups(const std::vector
 
 RegularizedSGD::RegularizedSGD(std::vector<torch::optim::OptimizerParamGroup> groups,
                                RegularizedSGDOptions defaults)
-    : torch::optim::Optimizer(std::move(groups), std::make_unique<RegularizedSGDOptions>(defaults)) {
+    : torch::optim::Optimizer(std::vector<torch::optim::OptimizerParamGroup>{},
+                              std::make_unique<RegularizedSGDOptions>(defaults)) {
+  for (const auto& group : groups) {
+    add_param_group(group);
+    // LibTorch 2.x's add_param_group merges a group's options with the defaults only for its own
+    // optimizers' option types; any other type gets the defaults instead of its own options (each
+    // group's regularizer would be lost). Keep the group's options, as 1.13 does.
+    if (group.has_options()) param_groups_.back().set_options(group.options().clone());
+  }
   for (const auto& g : param_groups()) check(static_cast<const RegularizedSGDOptions&>(g.options()));
 }
 
@@ -108,7 +118,7 @@ torch::Tensor RegularizedSGD::step(LossClosure closure) {
       } else {
         // buf ← g + ∂R/∂p on the first step, else α·buf + (1 − d)(g + ∂R/∂p); the regularizer is
         // added straight into the buffer (no temporary for g + ∂R/∂p)
-        auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+        const auto key = compat::optimizer_state_key(p);
         auto it = state_.find(key);
         torch::Tensor buf;
         if (it == state_.end()) {

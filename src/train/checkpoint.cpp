@@ -6,6 +6,7 @@
 
 #include "eshift/core/atomic_file.h"
 #include "eshift/core/text.h"
+#include "eshift/train/execution_policy.h"
 
 namespace eshift {
 
@@ -43,7 +44,7 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::str
 }  // namespace
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
-                     const CheckpointInfo& info) {
+                     const CheckpointInfo& info, const ExecutionPolicy* policy) {
   torch::serialize::OutputArchive archive;
   archive.write("eshift_spec", torch::IValue(info.spec.to_json()));
   archive.write("epoch", torch::IValue(info.epoch));
@@ -57,6 +58,11 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const to
     torch::serialize::OutputArchive optimizer_archive;
     optimizer->save(optimizer_archive);
     archive.write("optimizer", optimizer_archive);
+  }
+  if (policy && policy->has_state()) {
+    torch::serialize::OutputArchive policy_archive;
+    policy->save(policy_archive);
+    archive.write("execution_policy", policy_archive);
   }
   {
     auto gen = at::detail::getDefaultCPUGenerator();
@@ -76,7 +82,7 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 }
 
 CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                               const ModelSpec& expected, const torch::Device& device) {
+                               const ModelSpec& expected, const torch::Device& device, ExecutionPolicy* policy) {
   auto archive = open_archive(path, device);
   auto info = read_info(archive, path);
   if (!(info.spec == expected))
@@ -90,6 +96,8 @@ CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model
       archive.read("optimizer", optimizer_archive);
       optimizer->load(optimizer_archive);
     }
+    torch::serialize::InputArchive policy_archive;
+    if (policy && archive.try_read("execution_policy", policy_archive)) policy->load(policy_archive);
     torch::Tensor rng;
     if (archive.try_read("cpu_rng", rng, /*is_buffer=*/true)) {
       auto gen = at::detail::getDefaultCPUGenerator();

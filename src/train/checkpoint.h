@@ -1,6 +1,7 @@
 #pragma once
-// Checkpoints: model parameters and buffers, optimizer state (momentum buffers), the epoch to resume
-// at, the model spec (so a checkpoint cannot be loaded into another model) and the CPU RNG state.
+// Checkpoints: model parameters and buffers, optimizer state (momentum buffers), the execution
+// policy's state (the float16 loss scale), the epoch to resume at, the model spec (so a checkpoint
+// cannot be loaded into another model) and the CPU RNG state.
 // Written atomically (core/atomic_file.h), so a crash never leaves a torn file. Every problem is a
 // CheckpointError (core/errors.h) naming the file.
 #include <torch/torch.h>
@@ -20,15 +21,19 @@ struct CheckpointInfo {
   std::vector<double> input_mean, input_std;  // per-channel input normalization the model was trained with
 };
 
+class ExecutionPolicy;  // execution_policy.h
+
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
-                     const CheckpointInfo& info);
+                     const CheckpointInfo& info, const ExecutionPolicy* policy = nullptr);
 
 // Reads only the metadata (spec, epoch, config). Throws CheckpointError on a missing or corrupt file.
 CheckpointInfo read_checkpoint_info(const std::string& path);
 
-// Loads into `model` (and `optimizer` when given) after checking the stored spec equals `expected`;
-// restores the CPU RNG state. Throws CheckpointError naming the file and the problem.
+// Loads into `model` (and `optimizer` and `policy` when given) after checking the stored spec
+// equals `expected`; restores the CPU RNG state. A checkpoint without policy state (float32 runs,
+// older checkpoints) leaves the policy as it is. Throws CheckpointError naming the file and the problem.
 CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                               const ModelSpec& expected, const torch::Device& device);
+                               const ModelSpec& expected, const torch::Device& device,
+                               ExecutionPolicy* policy = nullptr);
 
 }  // namespace eshift

@@ -27,6 +27,7 @@ void TrainConfig::validate() const {
   check(crop_padding >= 0, "--crop-padding must be >= 0");
   check(!resume || !out_dir.empty(), "--resume needs --out DIR (the run directory to resume)");
   check(probe_every >= 0, "--probe-every must be >= 0");
+  check(amp == "off" || amp == "fp16" || amp == "bf16", "unknown --amp '" + amp + "' (off, fp16 or bf16)");
 }
 
 std::string TrainConfig::resolved_data_dir() const {
@@ -63,6 +64,7 @@ std::string TrainConfig::to_json() const {
   j["hflip"] = hflip;
   j["seed"] = seed;
   j["device"] = device;
+  j["amp"] = amp;
   j["channels_last"] = channels_last;
   j["probe_every"] = probe_every;
   return j.dump();

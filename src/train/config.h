@@ -29,6 +29,7 @@ struct TrainConfig {
   bool hflip = true;                     // random horizontal flips
   uint64_t seed = 0;
   std::string device = "cpu";
+  std::string amp = "off";               // mixed precision: off | fp16 | bf16 (train/mixed_precision.h)
   bool channels_last = true;             // NHWC parameters and batches (faster convs/BN on CPU)
   std::string out_dir;                   // empty: write nothing
   bool resume = false;                   // continue from out_dir/checkpoint.pt

@@ -1,12 +1,14 @@
 #pragma once
 // Where and in which precision a training step runs: the extension point around forward and
 // backward. This base policy places batches on the device in the model's memory format
-// (core/placement.h) and runs in full precision. A mixed-precision policy derives from it:
-// forward() under autocast, backward() on the scaled loss, step() unscaling the gradients and
-// skipping a step whose gradients overflowed; the trainer takes any policy (trainer.h).
+// (core/placement.h) and runs everything in float32. MixedPrecisionPolicy (mixed_precision.h)
+// derives from it: forward under autocast, float16 loss scaling in backward and step.
 #include <torch/torch.h>
 
+#include <functional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "eshift/core/placement.h"
 #include "eshift/data/batch.h"
@@ -20,23 +22,35 @@ class ExecutionPolicy {
   explicit ExecutionPolicy(Placement placement) : placement_(placement) {}
   virtual ~ExecutionPolicy() = default;
   const Placement& placement() const { return placement_; }
+  virtual std::string describe() const { return "float32"; }
 
   // The batch where the model runs: inputs on the device in its memory format, targets on the device.
   virtual Batch place(const Batch& batch) const {
     return {placement_.input(batch.inputs), batch.targets.to(placement_.device)};
   }
-  // The model's output for a placed batch and the task's loss of it.
+  // Training: the model's output for a placed batch and the task's loss of it.
   virtual std::pair<torch::Tensor, torch::Tensor> forward(Model& model, const Task& task, const Batch& batch) const {
     auto output = model.forward(batch.inputs);
     auto loss = task.loss(output, batch);
     return {output, loss};
   }
-  virtual void backward(const torch::Tensor& loss) const { loss.backward(); }
-  // Takes the optimizer's step; false when the policy skips it.
-  virtual bool step(torch::optim::Optimizer& optimizer) const {
+  // Evaluation: the model's output, as float32.
+  virtual torch::Tensor infer(Model& model, const torch::Tensor& inputs) const { return model.forward(inputs); }
+  virtual void backward(const torch::Tensor& loss) { loss.backward(); }
+  // Makes the gradients what the optimizer will use (mixed precision: unscaled), lets `inspect` read
+  // them, and takes the optimizer's step; false when it skips it (a float16 overflow).
+  virtual bool step(torch::optim::Optimizer& optimizer, const std::function<void()>& inspect) {
+    if (inspect) inspect();
     optimizer.step();
     return true;
   }
+
+  // Values logged with every epoch (metrics.jsonl, TensorBoard "amp/…"): none in float32.
+  virtual std::vector<std::pair<std::string, double>> stats() const { return {}; }
+  // State a resumed run continues from (the loss scale): none in float32.
+  virtual bool has_state() const { return false; }
+  virtual void save(torch::serialize::OutputArchive& archive) const {}
+  virtual void load(torch::serialize::InputArchive& archive) {}
 
  private:
   Placement placement_;

@@ -4,13 +4,13 @@
 
 namespace eshift {
 
-StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& optimizer,
-                      const ExecutionPolicy& policy, const Batch& batch, const GradientHook& gradient_hook) {
+StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& optimizer, ExecutionPolicy& policy,
+                      const Batch& batch, const GradientHook& gradient_hook, const GradientHook& before_update) {
   auto [output, loss] = policy.forward(model, task, batch);
   optimizer.zero_grad();
   policy.backward(loss);
   if (gradient_hook) gradient_hook();
-  const bool stepped = policy.step(optimizer);
+  const bool stepped = policy.step(optimizer, before_update);
   return {output.detach(), loss.item<double>(), stepped};
 }
 
@@ -26,7 +26,7 @@ Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> 
   MetricSums sums(task.metrics());
   while (auto batch = loader.next()) {
     const auto placed = policy.place(*batch);
-    task.measure(model.forward(placed.inputs), placed, std::nullopt, sums);
+    task.measure(policy.infer(model, placed.inputs), placed, std::nullopt, sums);
   }
   model.train(was_training);
   return sums.means();

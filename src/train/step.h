@@ -1,8 +1,10 @@
 #pragma once
 // One training step and one evaluation pass, for any model, task and execution policy:
-//   forward + loss (policy) → zero_grad → backward (policy) → gradient hook → optimizer step (policy)
-// The gradient hook runs between backward and the optimizer step: where the probes read the loss
-// gradients, and where an all-reduce across processes will average them.
+//   forward + loss (policy) → zero_grad → backward (policy) → gradient hook
+//     → step (policy: gradients made what the optimizer uses → before_update → optimizer step)
+// The gradient hook sees the gradients as backward left them (times the loss scale under float16
+// mixed precision): where an all-reduce across processes will average them. before_update sees
+// them as the optimizer will use them: where the probes read them.
 #include <torch/torch.h>
 
 #include <functional>
@@ -23,13 +25,13 @@ using GradientHook = std::function<void()>;
 struct StepResult {
   torch::Tensor output;   // the model's output for the batch
   double loss = 0;        // the batch's mean loss
-  bool stepped = true;    // false when the policy skipped the optimizer step
+  bool stepped = true;    // false when the policy skipped the optimizer step (float16 overflow)
 };
 
-// One step on a batch already placed by the policy; `gradient_hook` (when set) runs between
-// backward and the optimizer step.
-StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& optimizer,
-                      const ExecutionPolicy& policy, const Batch& batch, const GradientHook& gradient_hook = {});
+// One step on a batch already placed by the policy.
+StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& optimizer, ExecutionPolicy& policy,
+                      const Batch& batch, const GradientHook& gradient_hook = {},
+                      const GradientHook& before_update = {});
 
 // The task's metrics over a whole dataset in eval mode, in order, batches of `batch_size`.
 Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> data, const Transform& transform,

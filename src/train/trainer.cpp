@@ -16,6 +16,7 @@
 #include "eshift/observe/progress.h"
 #include "eshift/regularize/decay_policy.h"
 #include "eshift/train/checkpoint.h"
+#include "eshift/train/mixed_precision.h"
 
 namespace eshift {
 
@@ -29,15 +30,15 @@ TrainConfig prepared(TrainConfig config) {
   return config;
 }
 
-std::unique_ptr<ExecutionPolicy> full_precision(const TrainConfig& config) {
-  return std::make_unique<ExecutionPolicy>(Placement{parse_device(config.device), config.channels_last});
+std::unique_ptr<ExecutionPolicy> policy_of(const TrainConfig& config) {
+  return make_execution_policy(config.amp, Placement{parse_device(config.device), config.channels_last});
 }
 }  // namespace
 
 // ---------------------------------------------------------------- set up
 Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::unique_ptr<ExecutionPolicy> policy)
     : config_(prepared(std::move(config))), task_(std::move(task)),
-      policy_(policy ? std::move(policy) : full_precision(config_)) {
+      policy_(policy ? std::move(policy) : policy_of(config_)) {
   set_up_data();
   set_up_model();
   print_header();
@@ -79,7 +80,8 @@ void Trainer::print_header() const {
   for (const auto& p : params_) numel += p.tensor.numel();
   const auto& m = config_.model;
   std::cout << "model " << m.name << " (wnorm " << family_name(m.wnorm) << ", norm " << m.norm << ") " << numel
-            << " parameters on " << policy_->placement().device << ", " << torch::get_num_threads() << " threads\n"
+            << " parameters on " << policy_->placement().device << ", " << torch::get_num_threads() << " threads"
+            << (config_.amp == "off" ? "" : ", " + policy_->describe()) << "\n"
             << "data " << config_.resolved_data_dir() << ": " << train_set_->size() << " train / "
             << eval_set_->size() << " test images " << train_set_->image_shape().str() << ", " << m.num_classes
             << " classes\n"
@@ -93,7 +95,8 @@ void Trainer::set_up_output() {
   if (config_.out_dir.empty()) return;
   checkpoint_path_ = config_.out_dir + "/checkpoint.pt";
   if (config_.resume) {
-    auto info = load_checkpoint(checkpoint_path_, *model_, optimizer_.get(), config_.model, policy_->placement().device);
+    auto info = load_checkpoint(checkpoint_path_, *model_, optimizer_.get(), config_.model, policy_->placement().device,
+                                policy_.get());
     start_epoch_ = static_cast<int>(info.epoch);
     std::cout << "resumed from " << checkpoint_path_ << " after epoch " << start_epoch_ << "\n";
   } else if (std::filesystem::exists(checkpoint_path_)) {
@@ -138,10 +141,9 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
     const int64_t global_step = int64_t(epoch) * loader.num_batches() + step + 1;
     const bool probing = config_.probe_every > 0 && global_step % config_.probe_every == 0;
     const auto placed = policy_->place(*batch);
-    const auto out = train_step(*model_, *task_, *optimizer_, *policy_, placed, [&] {
-      for (auto& hook : gradient_hooks_) hook();
-      if (probing) probe_->before_step();  // the gradients the step will use
-    });
+    const auto out = train_step(
+        *model_, *task_, *optimizer_, *policy_, placed, [&] { for (auto& hook : gradient_hooks_) hook(); },
+        [&] { if (probing) probe_->before_step(); });  // the gradients the step will use
     task_->measure(out.output, placed, out.loss, sums);
     if (probing) {
       result.probes.push_back(probe_->after_step(global_step, epoch + 1, lr));
@@ -166,6 +168,7 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
   }
   record.step = int64_t(epoch + 1) * loader.num_batches();
   record.train = sums.means();
+  record.extras = policy_->stats();
   return true;
 }
 
@@ -184,7 +187,8 @@ void Trainer::end_epoch(EpochRecord& record, TrainResult& result) {
     // checkpoint first, then the metrics line: a crash between the two leaves a checkpoint ahead of
     // metrics.jsonl, never metrics claiming an epoch the checkpoint lacks
     save_checkpoint(checkpoint_path_, *model_, optimizer_.get(),
-                    {config_.model, record.epoch, config_.to_json(), normalization_.mean, normalization_.std});
+                    {config_.model, record.epoch, config_.to_json(), normalization_.mean, normalization_.std},
+                    policy_.get());
     log_->epoch(record);
   }
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "eshift/core/torch_compat.h"
 #include "eshift/models/model.h"
 #include "eshift/models/registry.h"
 #include "eshift/train/checkpoint.h"
@@ -91,10 +92,13 @@ TEST(Cli, ImpossibleValuesGiveOneLineErrorAndWriteNothing) {
       {"train --data-dir " + (dir / "no-such-dir") + out, "no-such-dir: data directory does not exist"},
       {"train --data " + (dir / "no-such-dir") + out, "no-such-dir: data directory does not exist"},  // old spelling
       {"train --data cifar-1000" + out, "unknown --data 'cifar-1000' (known: fashion-mnist"},
+      {"train --amp fp8" + out, "unknown --amp 'fp8'"},
+      {"bench --amp fp32", "unknown --amp 'fp32'"},
       {"train --device tpu" + out, "--device"},
       {"train --nesterov --momentum 0" + out, "--nesterov"},
       {"bench --image 3x32" , "--image"},
       {"bench --reg l3", "unknown --reg"},
+      {"bench --probe-every -1", "--probe-every"},
       {"eval --checkpoint " + (dir / "missing.pt"), "missing.pt: no such checkpoint file"},
   };
   for (const auto& [args, needle] : cases) {
@@ -200,6 +204,15 @@ TEST(Cli, ResumedRunEndsWithTheSameWeights) {
   // a corrupt checkpoint too
   std::ofstream(dir / "bad.pt") << "not a checkpoint";
   expect_one_line_error(run("eval --checkpoint " + (dir / "bad.pt")), "bad.pt: not a readable checkpoint");
+}
+
+TEST(Cli, MixedPrecisionRunsOnCpuInBfloat16) {
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
+  auto r = run(kQuick + " --epochs 1 --amp bf16");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("mixed bfloat16"), std::string::npos) << r.out;
+  if (!compat::kCpuAutocastFloat16)
+    expect_one_line_error(run(kQuick + " --epochs 1 --amp fp16"), "--amp fp16 on CPU needs a LibTorch newer");
 }
 
 TEST(Cli, BenchPrintsThroughputLast) {

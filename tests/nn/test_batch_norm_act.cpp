@@ -149,7 +149,7 @@ TEST(BatchNormAct, TrainingMatchesThePlainOpsWithinFloat32Rounding) {
     ModelSpec spec;
     spec.name = "resnet8";
     ResNet model(spec);
-    const ExecutionPolicy policy(Placement{torch::kCPU, true});
+    ExecutionPolicy policy(Placement{torch::kCPU, true});
     policy.placement().place(*model);
     model->train();
     DecayFlags flags;

@@ -27,7 +27,7 @@ std::shared_ptr<Model> tiny_model() {
 TEST(TrainStep, AppliesTheGradientOfTheTasksLossAtTheOutputItReturns) {
   auto model = tiny_model();
   const ClassificationTask task;
-  const ExecutionPolicy policy(Placement{torch::kCPU, false});
+  ExecutionPolicy policy(Placement{torch::kCPU, false});
   const Batch batch{torch::randn({6, 1, 8, 8}, torch::kFloat64), torch::tensor({0, 1, 2, 0, 1, 2}, torch::kInt64)};
   // the expected update, by autograd on a copy of the same state
   std::vector<torch::Tensor> before, grads;
@@ -61,7 +61,7 @@ TEST(Evaluate, IsTheTasksMetricsOverTheWholeSetInEvalMode) {
   set.num_classes = 3;
   auto data = std::make_shared<ImageSetDataset>(set);
   const ClassificationTask task;
-  const ExecutionPolicy policy(Placement{torch::kCPU, false});
+  ExecutionPolicy policy(Placement{torch::kCPU, false});
   PadCropFlip normalize(0, false, {0.5}, {0.25});
   model->train();
   // batches of 4: 4 + 4 + 2 examples; inputs are float32, as the loader makes them
