@@ -5,7 +5,10 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 DEMO_ARGS ?=
 
-.PHONY: all deps configure build demo test bench clean
+TORCH2_VENV ?= .venv-torch2
+TORCH2_BUILD_DIR ?= build-torch2
+
+.PHONY: all deps configure build demo test test-torch2 bench clean
 
 all: build
 
@@ -24,6 +27,15 @@ demo: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure
 
+# The suite against a current LibTorch 2.x (pip's torch wheel, CUDA-enabled: this is also the CUDA
+# build, which compiles and links here and runs its CUDA paths only where a GPU is).
+test-torch2: deps
+	bash scripts/install-torch2.sh $(TORCH2_VENV)
+	cmake -S . -B $(TORCH2_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_PREFIX_PATH="$$($(TORCH2_VENV)/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__) + ";" + torch.utils.cmake_prefix_path)')"
+	cmake --build $(TORCH2_BUILD_DIR) -j $(JOBS)
+	cd $(TORCH2_BUILD_DIR) && ctest --output-on-failure
+
 # Not part of the two README commands: eshift vs the PyTorch reference, and micro-benchmarks.
 bench: deps
 	bash bench/setup.sh
@@ -33,4 +45,4 @@ bench: deps
 	/usr/bin/python3 bench/compare.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(TORCH2_BUILD_DIR)

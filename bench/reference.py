@@ -10,8 +10,13 @@ shortcuts) and the ImageNet ResNet-50, every conv weight-standardized, BN after 
 Modes:  published  NCHW, exactly as the reference runs on CPU
         best       channels_last memory format end to end (the best CPU configuration found)
 
-Prints one JSON line: {"impl": "pytorch-<mode>", "img_per_s": median, "step_ms": [...], "peak_rss_mb": ...}.
-Uses Debian's python3-torch (run with /usr/bin/python3).
+GPU runs (scripts/gpu-check.sh): --device cuda, --amp fp16|bf16 (torch.autocast around forward and
+loss; fp16 with torch's GradScaler, the step on unscaled gradients), --compile (torch.compile of the
+model, its compilation in the warm-up steps).
+
+Prints one JSON line: {"impl": "pytorch-<mode>", "img_per_s": median, "step_ms": [...], "peak_rss_mb": ...,
+"peak_gpu_mb": ... (CUDA), "skipped_steps": ... (fp16)}.
+Uses Debian's python3-torch on CPU (run with /usr/bin/python3); any PyTorch >= 2.0 for --compile.
 """
 import argparse
 import json
@@ -163,7 +168,13 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--amp", choices=["off", "fp16", "bf16"], default="off")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch >= 2.0)")
     args = ap.parse_args()
+    if args.compile and not hasattr(torch, "compile"):
+        ap.error(f"--compile needs PyTorch >= 2.0 (this is {torch.__version__})")
+    device = torch.device(args.device)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -175,6 +186,7 @@ def main():
     model.train()
     x = torch.randn(args.batch_size, c, h, w)
     y = torch.randint(args.classes, (args.batch_size,))
+    model, x, y = model.to(device), x.to(device), y.to(device)
     if args.mode == "best":
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -183,21 +195,43 @@ def main():
                el2=args.reg == "el2")
     if args.reg == "l2":  # plain L2 on the conv weights too
         opt = LSGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=wd, el2=False)
-    times = []
+    forward = torch.compile(model) if args.compile else model
+    low = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(args.amp)
+    scaler = None
+    if args.amp == "fp16":
+        scaler = torch.amp.GradScaler(device.type) if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times, skipped = [], 0
     for i in range(args.warmup + args.steps):
         t0 = time.perf_counter()
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
+        with torch.autocast(device.type, dtype=low, enabled=low is not None):
+            logits = forward(x)
+            loss = F.cross_entropy(logits, y)
         opt.zero_grad()
-        loss.backward()
-        opt.step()
-        loss.item()
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scale = scaler.get_scale()
+            scaler.scale(loss).backward()
+            scaler.step(opt)  # unscales, steps unless inf/NaN
+            scaler.update()
+            skipped += scaler.get_scale() < scale
+        loss.item()  # waits for the device
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    print(json.dumps({"impl": "pytorch-" + args.mode, "img_per_s": args.batch_size / med,
-                      "step_ms": [1e3 * t for t in times], "threads": torch.get_num_threads(),
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+    impl = "pytorch-" + args.mode + ("-compile" if args.compile else "")
+    result = {"impl": impl, "img_per_s": args.batch_size / med, "step_ms": [1e3 * t for t in times],
+              "threads": torch.get_num_threads(),
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+    if device.type == "cuda":
+        result["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    if scaler is not None:
+        result["skipped_steps"] = skipped
+        result["loss_scale"] = scaler.get_scale()
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -24,10 +24,13 @@ class BenchCommand : public Command {
     app.add_option("--steps", c.steps, "timed steps")->capture_default_str();
     app.add_option("--warmup", c.warmup, "untimed warm-up steps")->capture_default_str();
     add_device_flag(app, c.device);
+    add_amp_flag(app, c.amp);
     add_channels_last_flag(app, c.channels_last, "parameters and input");
     app.add_option("--seed", c.seed)->capture_default_str();
     app.add_flag("--flops", c.count_flops, "also report conv GFLOP/s against this machine's measured sgemm and oneDNN GFLOP/s");
     threads_.add(app);
+    app.add_option("--probe-every", c.probe_every, "run the probes (σ, effective rate, gradient vs float16) every N steps, timed; 0: never")
+        ->capture_default_str();
     app.add_flag("--profile", c.profile, "print LibTorch's per-operator self times of the timed steps");
     app.add_flag("--fused-bn,!--no-fused-bn", c.fused_batch_norm_act,
                  "fused BatchNorm+ReLU(+residual) kernels (channels-last CPU training)")
@@ -39,16 +42,20 @@ class BenchCommand : public Command {
     model_.apply(c.model);
     threads_.apply();
     std::tie(c.model.in_channels, c.height, c.width) = parse_image(image_);
-    std::printf("bench %s wnorm=%s norm=%s batch=%lld image=%s reg=%s threads=%d device=%s, %d warm-up + %d timed steps\n",
+    const std::string amp = c.amp == "off" ? "" : " amp=" + c.amp;
+    const std::string probes = c.probe_every > 0 ? " probe-every=" + std::to_string(c.probe_every) : "";
+    std::printf("bench %s wnorm=%s norm=%s batch=%lld image=%s reg=%s threads=%d device=%s%s%s, %d warm-up + %d timed steps\n",
                 c.model.name.c_str(), family_name(c.model.wnorm).c_str(), c.model.norm.c_str(),
                 (long long)c.batch_size, image_.c_str(), c.reg.c_str(), torch::get_num_threads(), c.device.c_str(),
-                c.warmup, c.steps);
+                amp.c_str(), probes.c_str(), c.warmup, c.steps);
     const auto r = run_step_benchmark(c);
     auto sorted = r.step_seconds;
     std::sort(sorted.begin(), sorted.end());
     std::printf("step time: min %.1f ms, median %.1f ms, max %.1f ms\n", 1e3 * sorted.front(),
                 1e3 * r.median_step_seconds, 1e3 * sorted.back());
     std::printf("peak RSS: %.0f MiB\n", peak_rss_mib());
+    if (r.peak_device_mib >= 0) std::printf("peak GPU memory: %.0f MiB (allocated by LibTorch)\n", r.peak_device_mib);
+    for (const auto& [name, value] : r.policy_stats) std::printf("%s: %g\n", name.c_str(), value);
     if (c.count_flops) print_flops(r);
     if (c.profile) print_profile(r);
     std::printf("throughput: %.1f img/s\n", r.images_per_second);

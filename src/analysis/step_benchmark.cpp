@@ -3,6 +3,9 @@
 #include <sys/resource.h>
 
 #include <torch/csrc/autograd/profiler_kineto.h>
+#ifdef ESHIFT_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -10,13 +13,16 @@
 #include <stdexcept>
 
 #include "eshift/core/placement.h"
+#include "eshift/core/torch_compat.h"
 #include "eshift/models/flops.h"
 #include "eshift/models/registry.h"
 #include "eshift/nn/batch_norm_act.h"
 #include "eshift/nn/param_roles.h"
+#include "eshift/observe/probes.h"
 #include "eshift/optim/regularized_sgd.h"
 #include "eshift/regularize/decay_policy.h"
 #include "eshift/tasks/classification.h"
+#include "eshift/train/mixed_precision.h"
 #include "eshift/train/step.h"
 
 namespace eshift {
@@ -28,34 +34,40 @@ void BenchConfig::validate() const {
   if (reg != "none" && reg != "l2" && reg != "el2")
     throw std::invalid_argument("unknown --reg '" + reg + "' (none, l2 or el2)");
   if (steps < 1 || warmup < 0) throw std::invalid_argument("--steps must be >= 1 and --warmup >= 0");
+  if (probe_every < 0) throw std::invalid_argument("--probe-every must be >= 0");
+  validate_amp(amp);
 }
 
 namespace {
 
+using torch::autograd::profiler::KinetoEvent;
+double start_us(const KinetoEvent& e) { return compat::event_start_us(e); }
+double duration_us(const KinetoEvent& e) { return compat::event_duration_us(e); }
+
 // Self time per operator name from the profiler's events: per thread, an event's children are the events
 // that start and end inside it (LibTorch records whole operator calls, so they nest properly).
-std::vector<OpTime> self_times(const std::vector<torch::autograd::profiler::KinetoEvent>& events, int steps) {
-  std::map<uint64_t, std::vector<const torch::autograd::profiler::KinetoEvent*>> by_thread;
+std::vector<OpTime> self_times(const std::vector<KinetoEvent>& events, int steps) {
+  std::map<uint64_t, std::vector<const KinetoEvent*>> by_thread;
   for (const auto& e : events) by_thread[e.startThreadId()].push_back(&e);
   std::map<std::string, OpTime> by_name;
   for (auto& [thread, list] : by_thread) {
     std::sort(list.begin(), list.end(), [](auto* a, auto* b) {
-      return a->startUs() != b->startUs() ? a->startUs() < b->startUs() : a->durationUs() > b->durationUs();
+      return start_us(*a) != start_us(*b) ? start_us(*a) < start_us(*b) : duration_us(*a) > duration_us(*b);
     });
     struct Open {
-      const torch::autograd::profiler::KinetoEvent* event;
+      const KinetoEvent* event;
       double children_us;
     };
     std::vector<Open> stack;
     auto close = [&](const Open& open) {
       auto& op = by_name[open.event->name()];
       op.name = open.event->name();
-      op.self_ms_per_step += (open.event->durationUs() - open.children_us) / 1e3 / steps;
+      op.self_ms_per_step += (duration_us(*open.event) - open.children_us) / 1e3 / steps;
       op.calls_per_step += 1.0 / steps;
-      if (!stack.empty()) stack.back().children_us += open.event->durationUs();
+      if (!stack.empty()) stack.back().children_us += duration_us(*open.event);
     };
     for (auto* e : list) {
-      while (!stack.empty() && stack.back().event->startUs() + stack.back().event->durationUs() <= e->startUs()) {
+      while (!stack.empty() && start_us(*stack.back().event) + duration_us(*stack.back().event) <= start_us(*e)) {
         const Open open = stack.back();
         stack.pop_back();
         close(open);
@@ -74,11 +86,28 @@ std::vector<OpTime> self_times(const std::vector<torch::autograd::profiler::Kine
   return out;
 }
 
+void reset_peak_device_memory(const torch::Device& device) {
+#ifdef ESHIFT_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.has_index() ? device.index() : 0);
+#endif
+}
+
+double peak_device_memory_mib(const torch::Device& device) {
+#ifdef ESHIFT_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index() : 0);
+    return stats.allocated_bytes[0].peak / (1024.0 * 1024.0);  // [0]: the aggregate over pool types
+  }
+#endif
+  return -1;
+}
+
 }  // namespace
 
 BenchResult run_step_benchmark(const BenchConfig& config) {
   config.validate();
-  const ExecutionPolicy policy(Placement{parse_device(config.device), config.channels_last});
+  const auto policy_ptr = make_execution_policy(config.amp, Placement{parse_device(config.device), config.channels_last});
+  ExecutionPolicy& policy = *policy_ptr;
   set_fused_batch_norm_act(config.fused_batch_norm_act);
   torch::manual_seed(config.seed);
   auto model = build_model(config.model);
@@ -93,6 +122,10 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
       {torch::randn({config.batch_size, config.model.in_channels, config.height, config.width}),
        torch::randint(config.model.num_classes, {config.batch_size}, torch::kInt64)});
 
+  Probe probe(describe_parameters(*model), config.eps);
+  const auto device = policy.placement().device;
+  reset_peak_device_memory(device);
+
   BenchResult result;
   for (int i = 0; i < config.warmup + config.steps; ++i) {
     if (config.profile && i == config.warmup)
@@ -102,11 +135,15 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
     const auto t0 = std::chrono::steady_clock::now();
     // the trainer's step and its metrics (whose .item() synchronizes with the device)
     MetricSums sums(task.metrics());
-    const auto out = train_step(*model, task, optimizer, policy, batch);
+    const bool probing = config.probe_every > 0 && i % config.probe_every == 0;
+    const auto out = train_step(*model, task, optimizer, policy, batch, {}, [&] { if (probing) probe.before_step(); });
     task.measure(out.output, batch, out.loss, sums);
+    if (probing) probe.after_step(i, 1, optimizer.param_groups().front().options().get_lr());
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (i >= config.warmup) result.step_seconds.push_back(s);
   }
+  result.peak_device_mib = peak_device_memory_mib(device);
+  result.policy_stats = policy.stats();
   if (config.profile) result.op_times = self_times(torch::autograd::profiler::disableProfiler()->events(), config.steps);
   auto sorted = result.step_seconds;
   std::sort(sorted.begin(), sorted.end());

@@ -2,6 +2,7 @@
 // Times training steps (forward, backward, regularized SGD step) of a model on random data.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "eshift/models/model_spec.h"
@@ -16,11 +17,13 @@ struct BenchConfig {
   double lam = 1e-4, eps = 1e-3, wd = 1e-4;
   int steps = 20, warmup = 5;        // warm-up steps are run and not timed
   std::string device = "cpu";
+  std::string amp = "off";           // mixed precision: off | fp16 | bf16
   bool channels_last = true;         // NHWC parameters and input
   uint64_t seed = 0;
   bool fused_batch_norm_act = true;  // batch_norm_act.h's fused kernels (false: LibTorch's ops)
   bool profile = false;              // record LibTorch's per-operator times during the timed steps
   bool count_flops = false;          // count the model's conv FLOPs (one more forward, after the timing)
+  int probe_every = 0;               // run the trainer's probes around every N-th step (0: never), timed
 
   void validate() const;             // throws std::invalid_argument
 };
@@ -38,6 +41,8 @@ struct BenchResult {
   double images_per_second = 0;      // batch / median step time
   double conv_flops_per_step = 0;    // count_flops: 3 × forward conv FLOPs × batch (forward, input and weight gradients)
   std::vector<OpTime> op_times;      // profile only: sorted by self time, largest first
+  double peak_device_mib = -1;       // CUDA: peak memory allocated by LibTorch's caching allocator (-1: CPU)
+  std::vector<std::pair<std::string, double>> policy_stats;  // the execution policy's counters (loss scale, skips)
   double conv_gflops_per_second() const { return conv_flops_per_step / median_step_seconds / 1e9; }
 };
 
