@@ -73,13 +73,13 @@ fi
 say "built: $(grep -m1 'eshift: LibTorch' "$out/build.log")"
 
 # ------------------------------------------------------------------ tests
-# two threads a test, eight tests at a time: sixteen processes of all-core OpenMP pools would crawl
+# one thread a test, one test a core: processes of all-core OpenMP pools side by side would crawl
 exclude=()
 if ! command -v gnuplot >/dev/null; then
   exclude=(-E '^Report\.')  # the figures need gnuplot, which such a machine lacks
   say "gnuplot missing: the Report.* tests (figures) are left out here"
 fi
-(cd build-gpu && OMP_NUM_THREADS=2 timeout "$(left 170)" ctest -j 8 --timeout 150 --output-on-failure "${exclude[@]}") \
+(cd build-gpu && OMP_NUM_THREADS=1 timeout "$(left 170)" ctest -j "$jobs" --timeout 150 --output-on-failure "${exclude[@]}") \
   > "$out/tests.log" 2>&1
 tests_rc=$?
 say "tests (exit $tests_rc): $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1)"
