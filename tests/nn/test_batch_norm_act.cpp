@@ -1,6 +1,8 @@
 // The fused BatchNorm + ReLU (+ residual) against the plain composition of LibTorch's ops:
 // outputs, all gradients and the running statistics in float64, and training in float32.
 #include <gtest/gtest.h>
+
+#include <cmath>
 #include <torch/torch.h>
 
 #include "eshift/nn/batch_norm_act.h"
@@ -166,5 +168,12 @@ TEST(BatchNormAct, TrainingMatchesThePlainOpsWithinFloat32Rounding) {
   const auto fused = losses(true), plain = losses(false);
   ASSERT_EQ(fused.size(), plain.size());
   EXPECT_LT(plain.back(), plain.front());  // it trained
-  for (size_t i = 0; i < fused.size(); ++i) EXPECT_NEAR(fused[i], plain[i], 1e-4 * std::abs(plain[i])) << "step " << i;
+  // Step 0 is the forward pass, step 1 the first update: rounding only, 1e-5. Training on random
+  // labels at lr 0.1 then amplifies rounding about tenfold a step (measured on LibTorch 2.15 with one
+  // thread: 9e-7, 7e-6, 8e-5, 1.7e-4 at steps 2–5; 1.13 stays below 1e-6), so the bound grows with it
+  // from step 3. A wrong kernel shows at steps 0 and 1.
+  for (size_t i = 0; i < fused.size(); ++i) {
+    const double bound = i < 3 ? 1e-5 : 1e-5 * std::pow(10.0, double(i) - 2);
+    EXPECT_NEAR(fused[i], plain[i], bound * std::abs(plain[i])) << "step " << i;
+  }
 }
