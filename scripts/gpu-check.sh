@@ -24,7 +24,8 @@ mkdir -p "$out"
 start=$SECONDS
 budget=${GPU_CHECK_SECONDS:-540}
 say() { echo "[gpu-check +$((SECONDS - start))s] $*" | tee -a "$out/summary.txt"; }
-left() { echo $((budget - (SECONDS - start) - $1)); }  # seconds left once $1 are kept for later parts
+# seconds left once $1 are kept for later parts (at least 10: timeout refuses a negative limit)
+left() { local s=$((budget - (SECONDS - start) - $1)); echo $((s < 10 ? 10 : s)); }
 python=${PYTHON:-python3}
 jobs=$(nproc)
 
