@@ -82,13 +82,21 @@ def main():
     if args.compile:
         plan.append(("pytorch", args.compile, True))
     rows = []
+    open(os.path.join(args.out, "results.jsonl"), "w").close()  # this run's rows only
     for impl, amp, compile_model in plan:
         t0 = time.time()
         try:
             row = run_eshift(args.eshift, args, amp) if impl == "eshift" else run_reference(args, amp, compile_model)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-            err = (getattr(e, "stderr", "") or "").strip()
-            reason = err.splitlines()[-1] if err else f"timed out after {args.timeout} s"
+        except subprocess.TimeoutExpired:
+            reason = f"timed out after {args.timeout} s"
+        except subprocess.CalledProcessError as e:
+            err = (e.stderr or "").strip()
+            reason = err.splitlines()[-1] if err else f"exit {e.returncode}"
+        except (AttributeError, ValueError, IndexError, KeyError) as e:  # output not as expected
+            reason = f"unreadable output ({e})"
+        else:
+            reason = None
+        if reason is not None:
             print(f"gpu_table: {impl} --amp {amp}{' --compile' if compile_model else ''} failed: {reason}", flush=True)
             continue
         row["seconds"] = round(time.time() - t0, 1)
@@ -96,9 +104,9 @@ def main():
         print(f"gpu_table: {json.dumps(row)}", flush=True)
         with open(os.path.join(args.out, "results.jsonl"), "a") as f:
             f.write(json.dumps(row) + "\n")
+        with open(os.path.join(args.out, "table.md"), "w") as f:  # after every row: a killed run keeps its table
+            f.write(table(rows, args))
     text = table(rows, args)
-    with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write(text)
     print(text)
     return 0 if len(rows) == len(plan) else 1
 

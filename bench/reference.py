@@ -203,6 +203,7 @@ def main():
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times, skipped = [], 0
+    scale = scaler.get_scale() if scaler is not None else None  # read outside the timed step
     for i in range(args.warmup + args.steps):
         t0 = time.perf_counter()
         with torch.autocast(device.type, dtype=low, enabled=low is not None):
@@ -213,14 +214,15 @@ def main():
             loss.backward()
             opt.step()
         else:
-            scale = scaler.get_scale()
             scaler.scale(loss).backward()
             scaler.step(opt)  # unscales, steps unless inf/NaN
             scaler.update()
-            skipped += scaler.get_scale() < scale
         loss.item()  # waits for the device
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
+        if scaler is not None:  # a skipped step halved the scale (read after the timing: it syncs)
+            skipped += scaler.get_scale() < scale
+            scale = scaler.get_scale()
     med = statistics.median(times)
     impl = "pytorch-" + args.mode + ("-compile" if args.compile else "")
     result = {"impl": impl, "img_per_s": args.batch_size / med, "step_ms": [1e3 * t for t in times],

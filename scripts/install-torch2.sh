@@ -16,7 +16,7 @@ PY
   exit 0
 fi
 
-if ! /usr/bin/python3 -m venv --help >/dev/null 2>&1; then
+if ! /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1; then  # python3-venv brings ensurepip
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
