@@ -17,24 +17,14 @@
 #include "eshift/train/trainer.h"
 #include "fit_one_batch.h"
 #include "test_util.h"
+#include "tiny_run.h"
 
 using namespace eshift;
 using namespace eshift::test;
 
 namespace {
-TrainConfig tiny_run(const TempDir& dir) {
-  if (!std::filesystem::exists(dir / "data")) {
-    std::filesystem::create_directories(dir / "data");
-    write_mnist_layout(dir / "data", 48, 20, 8, 8, 4);
-  }
-  TrainConfig c;
-  c.model.name = "resnet8";
-  c.model.width = 4;
-  c.data_dir = dir / "data";
-  c.epochs = 2;
-  c.batch_size = 16;
-  c.schedule.base_lr = 0.05;
-  c.probe_every = 0;
+TrainConfig amp_run(const TempDir& dir) {
+  TrainConfig c = tiny_run(dir);
   c.label = "amp";
   return c;
 }
@@ -112,7 +102,7 @@ TEST(MixedPrecision, AmpNamesItsPolicyAndRefusesWhatTheDeviceCannotRun) {
 
 TEST(MixedPrecision, Bfloat16TrainingKeepsParametersAndMomentumInFloat32) {
   TempDir dir;
-  auto c = tiny_run(dir);
+  auto c = amp_run(dir);
   c.amp = "bf16";
   c.momentum = 0.9;
   c.decay.el2 = c.decay.nowd_conv = true;
@@ -137,7 +127,7 @@ TEST(MixedPrecision, MemorizesOneBatchOnCpuLikeFloat32) {
 
 TEST(MixedPrecision, ALossScaledRunLogsItsScaleSkipsOverflowsAndResumesExactly) {
   TempDir dir;
-  auto whole = tiny_run(dir);
+  auto whole = amp_run(dir);
   whole.out_dir = dir / "whole";
   whole.epochs = 3;
   Trainer a(whole, classification_task(), std::make_unique<ScaledFloat32>());
@@ -172,7 +162,7 @@ TEST(MixedPrecision, ALossScaledRunLogsItsScaleSkipsOverflowsAndResumesExactly) 
 TEST(MixedPrecision, Float16TrainingOnCpuWithLossScaling) {
   if (!compat::kCpuAutocastFloat16) GTEST_SKIP() << "LibTorch " TORCH_VERSION " has no float16 CPU autocast";
   TempDir dir;
-  auto c = tiny_run(dir);
+  auto c = amp_run(dir);
   c.amp = "fp16";
   c.out_dir = dir / "run";
   Trainer trainer(c, classification_task());

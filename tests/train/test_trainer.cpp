@@ -14,26 +14,16 @@
 #include "eshift/train/checkpoint.h"
 #include "eshift/train/trainer.h"
 #include "test_util.h"
+#include "tiny_run.h"
 
 using namespace eshift;
 using namespace eshift::test;
 
 namespace {
-// resnet8 of width 4 on 48 training and 20 test images of 8×8, 4 classes; 3 steps per epoch.
+// tiny_run.h's run, evaluated in batches of 8.
 TrainConfig tiny(const TempDir& dir) {
-  if (!std::filesystem::exists(dir / "data")) {
-    std::filesystem::create_directories(dir / "data");
-    write_mnist_layout(dir / "data", 48, 20, 8, 8, 4);
-  }
-  TrainConfig c;
-  c.model.name = "resnet8";
-  c.model.width = 4;
-  c.data_dir = dir / "data";
-  c.epochs = 2;
-  c.batch_size = 16;
+  TrainConfig c = tiny_run(dir);
   c.eval_batch_size = 8;
-  c.schedule.base_lr = 0.05;
-  c.probe_every = 0;
   c.seed = 4;
   c.label = "test";
   return c;
