@@ -30,7 +30,7 @@ void render_png(const Figure& figure, const std::string& png_path) {
     throw std::invalid_argument(png_path + ": figure paths must end in .png");
   const std::string dat = stem(png_path) + ".dat", gp = stem(png_path) + ".gp";
   {
-    std::ofstream d(dat);
+    std::ostringstream d;
     d.precision(10);
     for (const auto& s : figure.series) {
       d << "# " << s.title << "\n";
@@ -43,11 +43,14 @@ void render_png(const Figure& figure, const std::string& png_path) {
       }
       d << "\n\n";  // gnuplot index separator
     }
+    write_text_atomic(dat, d.str());
   }
+  // gnuplot draws into a temporary PNG, renamed over the figure once it is valid
+  const std::string tmp_png = png_path + ".tmp.png";
   {
-    std::ofstream g(gp);
+    std::ostringstream g;
     g << "set terminal pngcairo size 960,560 noenhanced font 'Sans,10'\n"
-      << "set output " << quoted(png_path) << "\n"
+      << "set output " << quoted(tmp_png) << "\n"
       << "set title " << quoted(figure.title) << "\n"
       << "set xlabel " << quoted(figure.xlabel) << "\n"
       << "set ylabel " << quoted(figure.ylabel) << "\n"
@@ -59,12 +62,19 @@ void render_png(const Figure& figure, const std::string& png_path) {
         << quoted(figure.series[i].title);
     if (figure.series.empty()) g << "NaN notitle";
     g << "\n";
+    write_text_atomic(gp, g.str());
   }
   const std::string cmd = "gnuplot " + quoted(gp) + " 2> " + quoted(stem(png_path) + ".log");
   const int status = std::system(cmd.c_str());
-  if (status != 0)
+  if (status != 0) {
+    fs::remove(tmp_png);
     throw std::runtime_error(png_path + ": gnuplot failed (is gnuplot-nox installed? see " + stem(png_path) + ".log)");
-  if (!is_valid_png(png_path)) throw std::runtime_error(png_path + ": gnuplot did not write a valid PNG");
+  }
+  if (!is_valid_png(tmp_png)) {
+    fs::remove(tmp_png);
+    throw std::runtime_error(png_path + ": gnuplot did not write a valid PNG (disk full?)");
+  }
+  fs::rename(tmp_png, png_path);
   fs::remove(stem(png_path) + ".log");
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "eshift/analysis/report.h"
+#include "eshift/core/atomic_file.h"
 #include "eshift/data/batch_loader.h"
 #include "eshift/data/registry.h"
 #include "eshift/experiments/common.h"
@@ -137,12 +138,13 @@ ExperimentResult run_equivalence(const ExperimentOptions& o) {
 
   const auto dir = prepare_experiment_dir(o.out_dir);
   {
-    std::ofstream csv(dir + "/equivalence.csv");
+    std::ostringstream csv;
     csv.precision(17);
     csv << "step,loss_a,logit_rel_diff,direction_diff,norm_ratio,predicted_ratio\n";
     for (size_t t = 0; t < trace.loss_a.size(); ++t)
       csv << t + 1 << "," << trace.loss_a[t] << "," << trace.logit_rel_diff[t] << "," << trace.direction_diff[t] << ","
           << trace.norm_ratio[t] << "," << trace.predicted_ratio[t] << "\n";
+    write_text_atomic(dir + "/equivalence.csv", csv.str());
   }
   std::vector<double> steps;
   for (size_t t = 0; t < trace.loss_a.size(); ++t) steps.push_back(t + 1.0);

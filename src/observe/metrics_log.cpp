@@ -40,13 +40,13 @@ MetricsLog::MetricsLog(const std::string& dir, int resume_after_epoch) : jsonl_p
     }
   }
   write_text_atomic(jsonl_path_, kept);
+  jsonl_ = std::make_unique<AppendFile>(jsonl_path_, /*truncate=*/false);
   tensorboard_ = std::make_unique<TensorBoardWriter>(dir);
 }
 
 void MetricsLog::append(const std::string& line) {
-  std::ofstream out(jsonl_path_, std::ios::app);
-  out << line << "\n";
-  if (!out) throw std::runtime_error(jsonl_path_ + ": cannot append");
+  jsonl_->append(line + "\n");
+  jsonl_->sync();
 }
 
 void MetricsLog::epoch(const EpochRecord& r) {

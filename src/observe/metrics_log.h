@@ -41,6 +41,7 @@ class MetricsLog {
  private:
   void append(const std::string& line);
   std::string jsonl_path_;
+  std::unique_ptr<AppendFile> jsonl_;
   std::unique_ptr<TensorBoardWriter> tensorboard_;
 };
 

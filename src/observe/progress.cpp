@@ -58,6 +58,13 @@ void ProgressBar::update(int64_t step, const Metrics& running, int64_t images) {
   }
 }
 
+void ProgressBar::note(const std::string& text) {
+  if (tty_) std::fputs("\r\033[K", out_);
+  std::fputs((label_ + ": " + text + "\n").c_str(), out_);
+  std::fflush(out_);
+  last_draw_ = {};
+}
+
 void ProgressBar::finish(const std::string& summary) {
   if (tty_) std::fputs("\r\033[K", out_);
   std::fputs((summary + "\n").c_str(), out_);

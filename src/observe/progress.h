@@ -18,6 +18,8 @@ class ProgressBar {
   // Call after each step with the running means of the task's metrics and the images processed so
   // far this epoch.
   void update(int64_t step, const Metrics& running, int64_t images);
+  // A line of its own above the bar (a warning, a skipped step); the bar is redrawn on the next update.
+  void note(const std::string& text);
   // Ends the line (terminal) and prints a final summary line.
   void finish(const std::string& summary);
 

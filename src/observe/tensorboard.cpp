@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <boost/crc.hpp>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -11,12 +10,6 @@
 #include "tensorboard_event.pb.h"
 
 namespace eshift {
-
-uint32_t crc32c(const void* data, size_t size) {
-  boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
-  crc.process_bytes(data, size);
-  return crc.checksum();
-}
 
 uint32_t masked_crc32c(const void* data, size_t size) {
   const uint32_t crc = crc32c(data, size);
@@ -44,8 +37,7 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
   gethostname(host, sizeof host - 1);
   path_ = dir + "/events.out.tfevents." + std::to_string(static_cast<int64_t>(now_seconds())) + "." + host + "." +
           std::to_string(getpid()) + ".eshift";
-  file_ = std::fopen(path_.c_str(), "wb");
-  if (!file_) throw std::runtime_error(path_ + ": cannot create TensorBoard event file");
+  file_ = std::make_unique<AppendFile>(path_, /*truncate=*/true);
   tb::Event event;
   event.set_wall_time(now_seconds());
   event.set_file_version("brain.Event:2");
@@ -54,7 +46,11 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
 }
 
 TensorBoardWriter::~TensorBoardWriter() {
-  if (file_) std::fclose(file_);
+  try {
+    flush();
+  } catch (const std::exception&) {
+    // a destructor must not throw; the records already appended stay intact
+  }
 }
 
 void TensorBoardWriter::write_record(const std::string& data) {
@@ -64,8 +60,7 @@ void TensorBoardWriter::write_record(const std::string& data) {
   put_le(record, masked_crc32c(header.data(), header.size()), 4);
   record += data;
   put_le(record, masked_crc32c(data.data(), data.size()), 4);
-  if (std::fwrite(record.data(), 1, record.size(), file_) != record.size())
-    throw std::runtime_error(path_ + ": cannot write TensorBoard event");
+  pending_ += record;
 }
 
 void TensorBoardWriter::add_scalar(const std::string& tag, double value, int64_t step) {
@@ -78,7 +73,13 @@ void TensorBoardWriter::add_scalar(const std::string& tag, double value, int64_t
   write_record(event.SerializeAsString());
 }
 
-void TensorBoardWriter::flush() { std::fflush(file_); }
+void TensorBoardWriter::flush() {
+  if (pending_.empty()) return;
+  const std::string records = std::move(pending_);
+  pending_.clear();
+  file_->append(records);
+  file_->sync();
+}
 
 EventFile read_event_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
