@@ -61,8 +61,11 @@ torch::Tensor read_idx(const std::string& path, int expected_dims) {
     if (file.read(b, 4) != 4) throw DataError(path + ": truncated header (dimension sizes missing)");
     shape[d] = big_endian(b);
     if (shape[d] == 0) throw DataError(path + ": dimension " + std::to_string(d) + " has size 0");
+    // at most 2^36 bytes (64 GiB), checked before multiplying so the product cannot overflow
+    constexpr int64_t kMaxBytes = int64_t(1) << 36;
+    if (shape[d] > kMaxBytes / count)
+      throw DataError(path + ": implausibly large dimensions in header (more than 2^36 bytes of data)");
     count *= shape[d];
-    if (count > (int64_t(1) << 36)) throw DataError(path + ": implausibly large dimensions in header");
   }
   auto out = torch::empty(shape, torch::kUInt8);
   const size_t got = file.read(out.data_ptr<uint8_t>(), static_cast<size_t>(count));

@@ -2,20 +2,69 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
 
 #include "eshift/core/atomic_file.h"
+#include "eshift/core/checksum.h"
 #include "eshift/core/text.h"
 #include "eshift/train/execution_policy.h"
 
 namespace eshift {
 
 namespace {
-torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device) {
+constexpr char kMagic[8] = {'E', 'S', 'H', 'I', 'F', 'T', 'C', 'K'};
+constexpr size_t kHeaderSize = 24;
+constexpr char kZipMagic[4] = {'P', 'K', 3, 4};  // format 1: a bare LibTorch archive
+
+void put_le(char* out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint64_t get_le(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string read_file(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) throw CheckpointError(path + ": no such checkpoint file");
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw CheckpointError(path + ": cannot read the checkpoint");
+  return bytes;
+}
+
+// The archive inside a checkpoint file's bytes, after checking its header, length and checksum.
+std::string_view payload_of(const std::string& bytes, const std::string& path) {
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), kZipMagic, 4) == 0) {
+    std::cerr << "eshift: warning: " << path << " is a checkpoint without a checksum (format 1); it cannot be verified\n";
+    return bytes;
+  }
+  if (bytes.size() < kHeaderSize || std::memcmp(bytes.data(), kMagic, 8) != 0)
+    throw CheckpointError(path + ": not a readable checkpoint (no eshift checkpoint header)");
+  const uint64_t version = get_le(bytes.data() + 8, 4);
+  if (version != kCheckpointFormat)
+    throw CheckpointError(path + ": checkpoint format " + std::to_string(version) + " (damaged, or written by " +
+                          "another eshift version; this one reads format " + std::to_string(kCheckpointFormat) + ")");
+  const uint64_t length = get_le(bytes.data() + 16, 8);
+  if (length != bytes.size() - kHeaderSize)
+    throw CheckpointError(path + ": damaged checkpoint (" + std::to_string(bytes.size() - kHeaderSize) +
+                          " payload bytes where the header says " + std::to_string(length) + ": truncated or damaged)");
+  const std::string_view payload(bytes.data() + kHeaderSize, length);
+  if (crc32c(payload.data(), payload.size()) != get_le(bytes.data() + 12, 4))
+    throw CheckpointError(path + ": damaged checkpoint (checksum mismatch)");
+  return payload;
+}
+
+torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device) {
+  const std::string bytes = read_file(path);
+  const auto payload = payload_of(bytes, path);
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path, device);
+    archive.load_from(payload.data(), payload.size(), device);
   } catch (const std::exception& e) {
     throw CheckpointError(path + ": not a readable checkpoint (" + first_line(e.what()) + ")");
   }
@@ -69,12 +118,24 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const to
     std::lock_guard<std::mutex> lock(gen.mutex());
     archive.write("cpu_rng", gen.get_state(), /*is_buffer=*/true);
   }
+  std::string payload;
+  archive.save_to([&payload](const void* data, size_t size) {
+    payload.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  char header[kHeaderSize];
+  std::memcpy(header, kMagic, 8);
+  put_le(header + 8, kCheckpointFormat, 4);
+  put_le(header + 12, crc32c(payload.data(), payload.size()), 4);
+  put_le(header + 16, payload.size(), 8);
   try {
-    replace_file(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+    write_file_atomic(path, {std::string_view(header, kHeaderSize), payload});
   } catch (const std::exception& e) {
     throw CheckpointError(first_line(e.what()));
   }
 }
+
+void verify_checkpoint(const std::string& path) { payload_of(read_file(path), path); }
 
 CheckpointInfo read_checkpoint_info(const std::string& path) {
   auto archive = open_archive(path, torch::kCPU);

@@ -4,6 +4,16 @@
 // cannot be loaded into another model) and the CPU RNG state.
 // Written atomically (core/atomic_file.h), so a crash never leaves a torn file. Every problem is a
 // CheckpointError (core/errors.h) naming the file.
+//
+// File format, version 2 (all integers little endian):
+//   bytes  0–7    "ESHIFTCK"
+//   bytes  8–11   format version (uint32): 2
+//   bytes 12–15   CRC-32C of the payload (uint32, core/checksum.h)
+//   bytes 16–23   payload length in bytes (uint64)
+//   bytes 24–     payload: LibTorch's archive (a zip) as torch::serialize::OutputArchive writes it
+// LibTorch does not verify its zip's CRCs; the checksum catches every flipped bit, a truncation and
+// a damaged header before anything is loaded. Version 1 (eshift before the checksum) is the bare
+// archive; it still loads, with a warning that it cannot be verified.
 #include <torch/torch.h>
 
 #include <string>
@@ -25,6 +35,11 @@ class ExecutionPolicy;  // execution_policy.h
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
                      const CheckpointInfo& info, const ExecutionPolicy* policy = nullptr);
+
+constexpr uint32_t kCheckpointFormat = 2;
+
+// Checks the header, length and checksum; throws CheckpointError naming the file and the damage.
+void verify_checkpoint(const std::string& path);
 
 // Reads only the metadata (spec, epoch, config). Throws CheckpointError on a missing or corrupt file.
 CheckpointInfo read_checkpoint_info(const std::string& path);

@@ -142,3 +142,14 @@ TEST(IdxReader, MissingFileAndLabelCountMismatch) {
   }
   EXPECT_THROW(read_mnist_dir(dir / "absent", "train"), DataError);
 }
+
+TEST(IdxReader, HeaderSizesWhoseProductOverflowsAreNamed) {
+  TempDir dir;
+  // 2^32−1 in every dimension: the product overflows 64 bits; each case must name the file
+  for (const auto& dims : std::vector<std::vector<uint32_t>>{{0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu},
+                                                            {0x10000u, 0x10000u, 0x100u},
+                                                            {1u, 0xFFFFFFFFu, 0x11u}}) {
+    write_bytes(dir / "huge", idx_file(dims, iota_bytes(16)));
+    expect_error(dir / "huge", 3, "implausibly large dimensions in header");
+  }
+}
