@@ -39,11 +39,11 @@ class DemoCommand : public Command {
       shifted.out_dir = base_.out_dir + "/eps_l2";
     }
     auto a = train(plain, classification_task());
-    if (a.interrupted) return 130;
+    if (a.interrupted) return 128 + g_stop_signal;
     if (a.diverged) throw std::runtime_error("plain L2 run: " + a.stop_message);
     std::printf("\n");
     auto b = train(shifted, classification_task());
-    if (b.interrupted) return 130;
+    if (b.interrupted) return 128 + g_stop_signal;
     if (b.diverged) throw std::runtime_error("ε-shifted L2 run: " + b.stop_message);
     print_table(a, b);
     return 0;

@@ -23,6 +23,10 @@ void ThreadFlags::add(CLI::App& app) {
 
 void ThreadFlags::apply() const {
   if (threads < 1) throw std::invalid_argument("--threads must be >= 1");
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads > 4 * cores)
+    throw std::invalid_argument("--threads " + std::to_string(threads) + " is more than 4× this machine's " +
+                                std::to_string(cores) + " cores");
   torch::set_num_threads(threads);  // intra-op pool, also OpenMP (and so OpenBLAS/oneDNN)
 }
 
@@ -113,7 +117,7 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
   add_decay_flags(app, c.decay);
   app.add_option("--crop-padding", c.crop_padding, "random-crop padding in pixels (0 = off)")->capture_default_str();
   app.add_flag("!--no-flip", c.hflip, "no random horizontal flips");
-  app.add_option("--seed", c.seed)->capture_default_str();
+  app.add_option("--seed", c.seed)->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--probe-every", c.probe_every, "probe weights and gradients every k steps (0 = never)")
       ->capture_default_str();
   add_device_flag(app, c.device);

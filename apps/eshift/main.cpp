@@ -8,7 +8,8 @@
 //   eshift report DIR...       figures and a Markdown summary of runs and experiments
 // This file only dispatches: each command is its own file (command.h), shared flags are flags.h.
 // Every error ends the program with one line "eshift: error: …" on stderr and exit status 1
-// (2 for command-line syntax errors).
+// (2 for command-line syntax errors). SIGINT and SIGTERM stop a run after the current step and its
+// checkpoint: exit status 130 and 143 (128 + the signal), as shells expect.
 #include <malloc.h>
 
 #include <csignal>
@@ -47,8 +48,9 @@ void keep_freed_memory() {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);   // trim the heap only above 1 GiB of free memory at its top
 }
 
-void on_signal(int) {
-  if (eshift::g_stop_requested) std::_Exit(130);  // second ^C: stop now
+void on_signal(int sig) {
+  if (eshift::g_stop_requested) std::_Exit(128 + sig);  // second ^C: stop now
+  eshift::g_stop_signal = sig;
   eshift::g_stop_requested = true;
 }
 
@@ -86,7 +88,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "eshift: error: %s\n", eshift::first_line(e.what()).c_str());
-    return 1;
+    return eshift::g_stop_requested ? 128 + eshift::g_stop_signal : 1;  // stopped by a signal: 130 / 143
   }
   return 0;
 }

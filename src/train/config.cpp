@@ -2,17 +2,38 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include "eshift/data/registry.h"
 
 namespace eshift {
 
+namespace {
+// Values that end up in float32 tensors (learning rate, decay factors, ε, δ) must fit one.
+bool fits_float(double v) { return std::isfinite(v) && std::fabs(v) <= FLT_MAX; }
+
+std::string str(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+}  // namespace
+
 void TrainConfig::validate() const {
   auto check = [](bool ok, const std::string& what) {
     if (!ok) throw std::invalid_argument(what);
   };
+  const std::pair<const char*, double> floats[] = {
+      {"--lr", schedule.base_lr}, {"--gamma", schedule.gamma}, {"--momentum", momentum}, {"--dampening", dampening},
+      {"--wd", decay.wd},         {"--lam", decay.lam},        {"--mineps", decay.mineps}, {"--ws-delta", model.ws.delta}};
+  for (const auto& [flag, value] : floats)
+    check(!std::isfinite(value) || fits_float(value),
+          std::string(flag) + " " + str(value) + " does not fit a float32 (at most " + str(FLT_MAX) + ")");
   find_dataset(data);
   model.validate();
   schedule.validate();
@@ -21,11 +42,29 @@ void TrainConfig::validate() const {
   check(batch_size >= 2, "--batch-size must be >= 2 (batch norm needs two examples)");
   check(eval_batch_size >= 1, "--eval-batch-size must be >= 1");
   check(train_subset >= 0 && test_subset >= 0, "--train-subset/--test-subset must be >= 0");
-  check(std::isfinite(momentum) && momentum >= 0, "--momentum must be >= 0");
+  check(std::isfinite(momentum) && momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got " + str(momentum));
+  // the decay step multiplies a weight by (1 − lr·λ): at lr·λ >= 1 it flips or zeroes every weight
+  check(schedule.base_lr * decay.wd < 1, "--lr × --wd must be < 1 (got " + str(schedule.base_lr * decay.wd) +
+                                             "): each step would flip the weights' sign");
+  check(!decay.el2 || schedule.base_lr * decay.lam < 1, "--lr × --lam must be < 1 (got " + str(schedule.base_lr * decay.lam) +
+                                              "): each step would overshoot the ε-shifted decay");
+  check(decay.mineps < 1, "--mineps (ε) must be < 1, the scale of a filter's σ (got " + str(decay.mineps) + ")");
+  check(schedule.warmup_epochs < epochs, "--warmup " + std::to_string(schedule.warmup_epochs) +
+                                             " must be shorter than --epochs " + std::to_string(epochs));
+  for (int m : schedule.milestones)
+    check(m <= epochs, "--schedule milestone " + std::to_string(m) + " is beyond --epochs " + std::to_string(epochs) +
+                           ": it would never apply");
+  check(model.norm != "gn" || model.width % model.gn_groups == 0,
+        "--gn-groups " + std::to_string(model.gn_groups) + " must divide --width " + std::to_string(model.width) +
+            " (GroupNorm splits every layer's channels into equal groups)");
   check(dampening >= 0 && dampening <= 1, "--dampening must be in [0, 1]");
   check(!nesterov || (momentum > 0 && dampening == 0), "--nesterov needs --momentum > 0 and --dampening 0");
   check(crop_padding >= 0, "--crop-padding must be >= 0");
   check(!resume || !out_dir.empty(), "--resume needs --out DIR (the run directory to resume)");
+  check(resume_from.empty() || !out_dir.empty(), "--resume-from needs --out DIR (the run directory to continue)");
+  check(resume_override.empty() || resume || !resume_from.empty(), "--resume-override needs --resume or --resume-from");
+  check(keep_checkpoints >= 1, "--keep-checkpoints must be >= 1");
+  check(on_nonfinite == "stop" || on_nonfinite == "skip", "unknown --on-nonfinite '" + on_nonfinite + "' (stop or skip)");
   check(probe_every >= 0, "--probe-every must be >= 0");
   check(amp == "off" || amp == "fp16" || amp == "bf16", "unknown --amp '" + amp + "' (off, fp16 or bf16)");
 }
@@ -67,7 +106,65 @@ std::string TrainConfig::to_json() const {
   j["amp"] = amp;
   j["channels_last"] = channels_last;
   j["probe_every"] = probe_every;
+  j["keep_checkpoints"] = keep_checkpoints;
+  j["on_nonfinite"] = on_nonfinite;
+  j["history"] = nlohmann::json::parse(history);
   return j.dump();
+}
+
+namespace {
+const std::set<std::string> kMeaningless = {"device", "channels_last", "probe_every", "keep_checkpoints",
+                                            "on_nonfinite", "history"};
+
+// name → value text, nested objects flattened to "outer.inner".
+void flatten(const nlohmann::json& j, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& [key, value] : j.items()) {
+    const std::string name = prefix.empty() ? key : prefix + "." + key;
+    if (value.is_object()) flatten(value, name, out);
+    else out.emplace_back(name, value.dump());
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> flat(const std::string& json) {
+  std::vector<std::pair<std::string, std::string>> out;
+  flatten(nlohmann::json::parse(json), "", out);
+  return out;
+}
+}  // namespace
+
+std::vector<SettingChange> meaning_changes(const std::string& before_json, const std::string& after_json) {
+  const auto before = flat(before_json), after = flat(after_json);
+  auto value_in = [](const auto& settings, const std::string& name) -> std::string {
+    for (const auto& [n, v] : settings)
+      if (n == name) return v;
+    return "null";
+  };
+  std::vector<SettingChange> out;
+  std::set<std::string> seen;
+  for (const auto* side : {&before, &after})
+    for (const auto& [name, ignored] : *side) {
+      if (kMeaningless.count(name) || !seen.insert(name).second) continue;
+      const auto b = value_in(before, name), a = value_in(after, name);
+      if (b != a) out.push_back({name, b, a});
+    }
+  return out;
+}
+
+std::vector<std::string> setting_names(const std::string& json) {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : flat(json)) out.push_back(name);
+  return out;
+}
+
+std::string history_after_resume(const std::string& before_json, int64_t resumed_after_epoch,
+                                 const std::vector<SettingChange>& changes) {
+  const auto before = nlohmann::json::parse(before_json);
+  auto history = before.contains("history") ? before["history"] : nlohmann::json::array();
+  if (changes.empty()) return history.dump();
+  nlohmann::json changed = nlohmann::json::object();
+  for (const auto& c : changes) changed[c.name] = {nlohmann::json::parse(c.before), nlohmann::json::parse(c.after)};
+  history.push_back({{"resumed_after_epoch", resumed_after_epoch}, {"changed", changed}});
+  return history.dump();
 }
 
 }  // namespace eshift

@@ -3,6 +3,7 @@
 // anything is read or written, and stored as the run's config.json.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "eshift/data/registry.h"
 #include "eshift/models/model_spec.h"
@@ -33,13 +34,37 @@ struct TrainConfig {
   bool channels_last = true;             // NHWC parameters and batches (faster convs/BN on CPU)
   std::string out_dir;                   // empty: write nothing
   bool resume = false;                   // continue from out_dir/checkpoint.pt
+  std::string resume_from;               // continue the run in out_dir from this checkpoint (implies resume)
+  std::vector<std::string> resume_override;  // settings a resume may change (config.json's names)
+  int keep_checkpoints = 2;              // per-epoch checkpoints kept (train/run_checkpoints.h)
+  std::string on_nonfinite = "stop";     // a non-finite loss or gradient: stop | skip (the step, counted)
+  std::string history = "[]";            // JSON array: the settings each resume changed
   std::string label = "train";           // prefix of progress lines
   int probe_every = 50;                  // probe weights/gradients every k steps (0 = never)
 
-  void validate() const;                 // throws std::invalid_argument on impossible values
+  void validate() const;                 // throws std::invalid_argument naming the flag
   // The directory the data is read from: data_dir, or the dataset's default.
   std::string resolved_data_dir() const;
   std::string to_json() const;
 };
+
+// One setting a resume changes, as config.json writes it (nested ones as "model.width").
+struct SettingChange {
+  std::string name, before, after;
+};
+
+// The settings that differ between two config.json texts, leaving out those that do not change
+// what the run computes: device, channels_last, probe_every, keep_checkpoints, on_nonfinite, and
+// the history itself.
+std::vector<SettingChange> meaning_changes(const std::string& before_json, const std::string& after_json);
+
+// Every setting name of a config.json text (what --resume-override accepts).
+std::vector<std::string> setting_names(const std::string& json);
+
+// The history a resumed run records: the stored run's history (before_json's "history", [] when it
+// has none), plus {"resumed_after_epoch": E, "changed": {name: [before, after], …}} when `changes`
+// is not empty. A JSON array.
+std::string history_after_resume(const std::string& before_json, int64_t resumed_after_epoch,
+                                 const std::vector<SettingChange>& changes);
 
 }  // namespace eshift

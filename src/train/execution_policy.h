@@ -45,6 +45,10 @@ class ExecutionPolicy {
     return true;
   }
 
+  // True when step() itself skips steps whose gradients overflowed (float16 loss scaling); the
+  // trainer's own non-finite check leaves those steps to it.
+  virtual bool skips_overflowing_steps() const { return false; }
+
   // Values logged with every epoch (metrics.jsonl, TensorBoard "amp/…"): none in float32.
   virtual std::vector<std::pair<std::string, double>> stats() const { return {}; }
   // State a resumed run continues from (the loss scale): none in float32.

@@ -44,6 +44,7 @@ class MixedPrecisionPolicy : public ExecutionPolicy {
   // float16: {"loss_scale", s}, {"skipped_steps", steps skipped so far}; bfloat16: none.
   std::vector<std::pair<std::string, double>> stats() const override;
   bool has_state() const override { return scaler_.has_value(); }
+  bool skips_overflowing_steps() const override { return scaler_.has_value(); }
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
 

@@ -1,5 +1,7 @@
 #include "eshift/train/step.h"
 
+#include <cmath>
+
 #include "eshift/data/batch_loader.h"
 
 namespace eshift {
@@ -10,8 +12,28 @@ StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& o
   optimizer.zero_grad();
   policy.backward(loss);
   if (gradient_hook) gradient_hook();
+  if (!policy.skips_overflowing_steps()) {
+    auto where = first_nonfinite(model, loss);
+    if (!where.empty()) return {output.detach(), loss.item<double>(), false, std::move(where)};
+  }
   const bool stepped = policy.step(optimizer, before_update);
-  return {output.detach(), loss.item<double>(), stepped};
+  return {output.detach(), loss.item<double>(), stepped, ""};
+}
+
+std::string first_nonfinite(Model& model, const torch::Tensor& loss) {
+  torch::NoGradGuard no_grad;
+  // one sum and one synchronization: inf or NaN anywhere makes it non-finite (a finite sum that
+  // overflows float32 is looked at parameter by parameter below, and passes)
+  auto total = loss.detach().to(torch::kFloat).sum();
+  const auto named = model.named_parameters();
+  for (const auto& p : named)
+    if (p.value().grad().defined()) total = total + p.value().grad().sum().to(torch::kFloat);
+  if (std::isfinite(total.item<double>())) return "";
+  if (!std::isfinite(loss.item<double>())) return "the loss";
+  for (const auto& p : named)
+    if (p.value().grad().defined() && !torch::isfinite(p.value().grad()).all().item<bool>())
+      return "the gradient of " + p.key();
+  return "";
 }
 
 Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> data, const Transform& transform,

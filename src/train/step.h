@@ -1,6 +1,8 @@
 #pragma once
 // One training step and one evaluation pass, for any model, task and execution policy:
 //   forward + loss (policy) → zero_grad → backward (policy) → gradient hook
+//     → non-finite check (loss and every gradient; not under float16 loss scaling, whose scaler
+//       skips overflowing steps itself)
 //     → step (policy: gradients made what the optimizer uses → before_update → optimizer step)
 // The gradient hook sees the gradients as backward left them (times the loss scale under float16
 // mixed precision): where an all-reduce across processes will average them. before_update sees
@@ -25,8 +27,12 @@ using GradientHook = std::function<void()>;
 struct StepResult {
   torch::Tensor output;   // the model's output for the batch
   double loss = 0;        // the batch's mean loss
-  bool stepped = true;    // false when the policy skipped the optimizer step (float16 overflow)
+  bool stepped = true;    // false when the step was skipped (float16 overflow, or non-finite)
+  std::string nonfinite;  // "" or what was not finite: "the loss", "the gradient of <parameter>"
 };
+
+// "" when the loss and every gradient are finite, else the first that is not (in parameter order).
+std::string first_nonfinite(Model& model, const torch::Tensor& loss);
 
 // One step on a batch already placed by the policy.
 StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& optimizer, ExecutionPolicy& policy,

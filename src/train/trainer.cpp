@@ -10,6 +10,8 @@
 #include <tuple>
 
 #include "eshift/core/atomic_file.h"
+#include "eshift/core/fault_injection.h"
+#include "eshift/core/text.h"
 #include "eshift/data/batch_loader.h"
 #include "eshift/data/registry.h"
 #include "eshift/models/registry.h"
@@ -21,6 +23,7 @@
 namespace eshift {
 
 std::atomic<bool> g_stop_requested{false};
+std::atomic<int> g_stop_signal{0};
 
 namespace {
 // The configuration as the run uses it: cosine decays over the whole run; validated.
@@ -51,13 +54,30 @@ void Trainer::set_up_data() {
   const std::string dir = config_.resolved_data_dir();
   train_set_ = open_dataset(config_.data, dir, "train");
   eval_set_ = open_dataset(config_.data, dir, "test");
-  if (config_.train_subset > 0) train_set_ = train_set_->head(std::min(config_.train_subset, train_set_->size()));
-  if (config_.test_subset > 0) eval_set_ = eval_set_->head(std::min(config_.test_subset, eval_set_->size()));
+  auto subset = [&](std::shared_ptr<const Dataset>& set, int64_t n, const char* flag) {
+    if (n == 0) return;
+    if (n > set->size())
+      throw std::invalid_argument(std::string(flag) + " " + std::to_string(n) + " is more than the " +
+                                  std::to_string(set->size()) + " examples in " + dir);
+    set = set->head(n);
+  };
+  subset(train_set_, config_.train_subset, "--train-subset");
+  subset(eval_set_, config_.test_subset, "--test-subset");
+  const auto train_shape = train_set_->image_shape(), eval_shape = eval_set_->image_shape();
+  if (train_shape.str() != eval_shape.str())
+    throw DataError(dir + ": the test images are " + eval_shape.str() + " but the training images " + train_shape.str());
+  if (eval_set_->num_classes() > train_set_->num_classes())
+    throw DataError(dir + ": the test labels go up to " + std::to_string(eval_set_->num_classes() - 1) +
+                    " but the training set has only " + std::to_string(train_set_->num_classes()) + " classes");
+  const int64_t side = std::min(train_shape.height, train_shape.width);
+  if (config_.crop_padding >= side)
+    throw std::invalid_argument("--crop-padding " + std::to_string(config_.crop_padding) +
+                                " must be smaller than the images (" + train_shape.str() + ")");
   if (train_set_->size() < config_.batch_size)
     throw std::invalid_argument("the training set (" + std::to_string(train_set_->size()) +
                                 " examples) is smaller than --batch-size " + std::to_string(config_.batch_size));
   config_.model.in_channels = train_set_->image_shape().channels;
-  config_.model.num_classes = std::max(train_set_->num_classes(), eval_set_->num_classes());
+  config_.model.num_classes = train_set_->num_classes();
   normalization_ = train_set_->channel_stats();
   train_transform_ = train_set_->train_transform({config_.crop_padding, config_.hflip}, normalization_);
   eval_transform_ = eval_set_->eval_transform(normalization_);
@@ -93,19 +113,59 @@ void Trainer::print_header() const {
 
 void Trainer::set_up_output() {
   if (config_.out_dir.empty()) return;
-  checkpoint_path_ = config_.out_dir + "/checkpoint.pt";
-  if (config_.resume) {
-    auto info = load_checkpoint(checkpoint_path_, *model_, optimizer_.get(), config_.model, policy_->placement().device,
-                                policy_.get());
-    start_epoch_ = static_cast<int>(info.epoch);
-    std::cout << "resumed from " << checkpoint_path_ << " after epoch " << start_epoch_ << "\n";
-  } else if (std::filesystem::exists(checkpoint_path_)) {
+  checkpoints_ = std::make_unique<RunCheckpoints>(config_.out_dir, config_.keep_checkpoints);
+  if (config_.resume || !config_.resume_from.empty()) {
+    resume_run();
+  } else if (std::filesystem::exists(checkpoints_->latest())) {
     throw std::invalid_argument(config_.out_dir + " already holds a run (checkpoint.pt): use --resume to "
                                 "continue it or choose another --out");
   }
   std::filesystem::create_directories(config_.out_dir);
-  log_ = std::make_unique<MetricsLog>(config_.out_dir, config_.resume ? start_epoch_ : -1);
+  checkpoints_->remove_stale_temporaries();
+  log_ = std::make_unique<MetricsLog>(config_.out_dir, start_epoch_ > 0 || config_.resume ? start_epoch_ : -1);
   write_text_atomic(config_.out_dir + "/config.json", config_.to_json() + "\n");
+}
+
+void Trainer::resume_run() {
+  // checkpoint.pt, or (a crash between an epoch's file and the link) the newest intact epoch file
+  std::string path = config_.resume_from;
+  if (path.empty()) {
+    path = checkpoints_->latest();
+    if (!std::filesystem::exists(path) && !checkpoints_->newest_intact("").empty()) path = checkpoints_->newest_intact("");
+  }
+  CheckpointInfo info;
+  try {
+    info = read_checkpoint_info(path);  // verifies the checksum
+  } catch (const CheckpointError& e) {
+    const std::string older = checkpoints_->newest_intact(path);
+    if (older.empty()) throw;
+    throw CheckpointError(first_line(e.what()) + "; " + older + " is intact: continue from it with --resume-from " + older);
+  }
+  start_epoch_ = static_cast<int>(info.epoch);
+
+  // the settings may change only where the user says so
+  const auto names = setting_names(config_.to_json());
+  std::vector<std::string> allowed;
+  for (auto name : config_.resume_override) {
+    if (name.rfind("--", 0) == 0) name = name.substr(2);
+    std::replace(name.begin(), name.end(), '-', '_');
+    if (std::find(names.begin(), names.end(), name) == names.end())
+      throw std::invalid_argument("--resume-override: unknown setting '" + name + "' (config.json's names, e.g. epochs, lr, model.width)");
+    allowed.push_back(name);
+  }
+  const auto changes = meaning_changes(info.config_json, config_.to_json());
+  std::string refused;
+  for (const auto& c : changes)
+    if (std::find(allowed.begin(), allowed.end(), c.name) == allowed.end())
+      refused += (refused.empty() ? "" : ", ") + c.name + " " + c.before + " → " + c.after;
+  if (!refused.empty())
+    throw std::invalid_argument("--resume would change the run's settings: " + refused +
+                                " (give the run's flags again, or name the settings meant to change in --resume-override)");
+  load_checkpoint(path, *model_, optimizer_.get(), config_.model, policy_->placement().device, policy_.get());
+  config_.history = history_after_resume(info.config_json, start_epoch_, changes);
+  std::cout << "resumed from " << path << " after epoch " << start_epoch_;
+  for (const auto& c : changes) std::cout << (&c == &changes[0] ? "; changed: " : ", ") << c.name << " " << c.before << " → " << c.after;
+  std::cout << "\n";
 }
 
 // ---------------------------------------------------------------- run
@@ -144,18 +204,30 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
     const auto out = train_step(
         *model_, *task_, *optimizer_, *policy_, placed, [&] { for (auto& hook : gradient_hooks_) hook(); },
         [&] { if (probing) probe_->before_step(); });  // the gradients the step will use
+    fault_point("step");
+    if (!out.nonfinite.empty()) {
+      ++nonfinite_in_a_row_;
+      const std::string what = out.nonfinite + " is not finite (loss " + std::to_string(out.loss) + ") at epoch " +
+                               std::to_string(epoch + 1) + " step " + std::to_string(step + 1);
+      if (config_.on_nonfinite == "stop" || nonfinite_in_a_row_ >= kMaxNonfiniteInARow) {
+        result.diverged = true;
+        result.stop_message = "training diverged: " + what +
+                              (nonfinite_in_a_row_ > 1 ? " (" + std::to_string(nonfinite_in_a_row_) + " steps in a row)" : "") +
+                              "; the last checkpoint holds epoch " + std::to_string(epoch);
+        bar_->finish(config_.label + ": " + result.stop_message);
+        return false;
+      }
+      ++nonfinite_skipped_;
+      bar_->note("skipped: " + what);
+      ++step;
+      continue;
+    }
+    nonfinite_in_a_row_ = 0;
+    if (auto warning = loss_watch_.add(out.loss)) bar_->note("warning: " + *warning);
     task_->measure(out.output, placed, out.loss, sums);
     if (probing) {
       result.probes.push_back(probe_->after_step(global_step, epoch + 1, lr));
       if (log_) log_->probe(result.probes.back());
-    }
-    if (!std::isfinite(out.loss)) {
-      result.diverged = true;
-      result.stop_message = "training diverged: loss is " + std::to_string(out.loss) + " at epoch " +
-                            std::to_string(epoch + 1) + " step " + std::to_string(step + 1) +
-                            " (last good checkpoint: epoch " + std::to_string(epoch) + ")";
-      bar_->finish(config_.label + ": " + result.stop_message);
-      return false;
     }
     bar_->update(++step, sums.means(), sums.examples());
     if (g_stop_requested) {
@@ -169,6 +241,7 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
   record.step = int64_t(epoch + 1) * loader.num_batches();
   record.train = sums.means();
   record.extras = policy_->stats();
+  if (config_.on_nonfinite == "skip") record.extras.emplace_back("nonfinite_skipped_steps", nonfinite_skipped_);
   return true;
 }
 
@@ -184,12 +257,16 @@ void Trainer::end_epoch(EpochRecord& record, TrainResult& result) {
   bar_->finish(summary);  // the epoch's progress line ends with its summary
   result.history.push_back(record);
   if (log_) {
-    // checkpoint first, then the metrics line: a crash between the two leaves a checkpoint ahead of
-    // metrics.jsonl, never metrics claiming an epoch the checkpoint lacks
-    save_checkpoint(checkpoint_path_, *model_, optimizer_.get(),
-                    {config_.model, record.epoch, config_.to_json(), normalization_.mean, normalization_.std},
-                    policy_.get());
+    // the metrics line first, then the checkpoint: a crash between the two leaves metrics.jsonl one
+    // epoch ahead, and the resume (which keeps only the lines up to the checkpoint's epoch) computes
+    // that epoch again, bit-identically. The other order would lose the epoch's line for good.
     log_->epoch(record);
+    fault_point("before-checkpoint");
+    checkpoints_->save(record.epoch, [&](const std::string& path) {
+      save_checkpoint(path, *model_, optimizer_.get(),
+                      {config_.model, record.epoch, config_.to_json(), normalization_.mean, normalization_.std},
+                      policy_.get());
+    });
   }
 }
 

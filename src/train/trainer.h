@@ -4,10 +4,13 @@
 //                directory or resume from its checkpoint; prints the run's header
 //   run          the remaining epochs, each: train_epoch → evaluate → end_epoch
 //   train_epoch  the loader's batches through train_step, probes every k steps, a progress bar
-//   end_epoch    summary line, checkpoint, then metrics.jsonl + TensorBoard
+//   end_epoch    summary line, metrics.jsonl + TensorBoard, then the checkpoint
 // A run stops early, after the current step, on SIGINT/SIGTERM (g_stop_requested; the checkpoint
-// stays at the last completed epoch) or on a non-finite loss. Resuming continues a run exactly: a
-// resumed run ends with the weights of an uninterrupted one.
+// stays at the last completed epoch) or on a non-finite loss or gradient (--on-nonfinite stop; with
+// skip the step is skipped and counted, and the run stops only after 20 in a row). Resuming continues
+// a run exactly: a resumed run ends with the weights of an uninterrupted one. A resume refuses
+// settings that change the run's meaning unless --resume-override names them; the changes are
+// recorded in config.json's "history".
 #include <torch/torch.h>
 
 #include <atomic>
@@ -26,6 +29,8 @@
 #include "eshift/tasks/task.h"
 #include "eshift/train/config.h"
 #include "eshift/train/execution_policy.h"
+#include "eshift/train/loss_watch.h"
+#include "eshift/train/run_checkpoints.h"
 #include "eshift/train/step.h"
 
 namespace eshift {
@@ -38,8 +43,13 @@ struct TrainResult {
   std::string stop_message;          // why it stopped early
 };
 
-// Set by SIGINT/SIGTERM handlers: the loop stops after the current step.
+// Set by SIGINT/SIGTERM handlers: the loop stops after the current step. g_stop_signal: which
+// signal asked (the command exits with 128 + it, as shells expect).
 extern std::atomic<bool> g_stop_requested;
+extern std::atomic<int> g_stop_signal;
+
+// Non-finite steps in a row after which --on-nonfinite skip gives up (the run has diverged).
+constexpr int kMaxNonfiniteInARow = 20;
 
 class Trainer {
  public:
@@ -63,6 +73,7 @@ class Trainer {
   void set_up_data();
   void set_up_model();
   void set_up_output();
+  void resume_run();  // loads the checkpoint, checks and records the changed settings
   void print_header() const;
   // Trains one epoch; false when it stopped early (result says why).
   bool train_epoch(int epoch, double lr, EpochRecord& record, TrainResult& result);
@@ -81,8 +92,11 @@ class Trainer {
   std::unique_ptr<Probe> probe_;
   std::unique_ptr<MetricsLog> log_;
   std::unique_ptr<ProgressBar> bar_;  // the epoch in progress
-  std::string checkpoint_path_;
+  std::unique_ptr<RunCheckpoints> checkpoints_;
   int start_epoch_ = 0;
+  LossWatch loss_watch_;
+  int64_t nonfinite_skipped_ = 0;  // steps skipped by --on-nonfinite skip (this call)
+  int nonfinite_in_a_row_ = 0;
 };
 
 // Trainer(config, task).run().

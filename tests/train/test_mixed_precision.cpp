@@ -149,6 +149,7 @@ TEST(MixedPrecision, ALossScaledRunLogsItsScaleSkipsOverflowsAndResumesExactly) 
   auto rest = first;
   rest.epochs = 3;
   rest.resume = true;
+  rest.resume_override = {"epochs"};
   Trainer b(rest, classification_task(), std::make_unique<ScaledFloat32>());
   b.run();
   const auto resumed = epoch_lines(dir / "split/metrics.jsonl");

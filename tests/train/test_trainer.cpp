@@ -134,6 +134,14 @@ TEST(Trainer, AResumedRunEndsWithTheWeightsOfAnUninterruptedOne) {
   auto rest = first;
   rest.epochs = 2;
   rest.resume = true;
+  // a longer run changes the run's meaning (a schedule may depend on it): refused unless named
+  try {
+    Trainer(rest, classification_task());
+    ADD_FAILURE() << "a resume with another --epochs was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("epochs 1 → 2"), std::string::npos) << e.what();
+  }
+  rest.resume_override = {"epochs"};
   Trainer resumed(rest, classification_task());
   const auto result = resumed.run();
   ASSERT_EQ(result.history.size(), 1u);  // only the epoch left
@@ -143,6 +151,55 @@ TEST(Trainer, AResumedRunEndsWithTheWeightsOfAnUninterruptedOne) {
   const auto wa = weights(*a), wb = weights(resumed.model());
   for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(torch::equal(wa[k], wb[k].contiguous())) << k;
   EXPECT_EQ(lines(dir / "split/metrics.jsonl").size(), 2u);
+  const auto config = lines(dir / "split/config.json").at(0);
+  EXPECT_EQ(config["epochs"], 2);
+  EXPECT_EQ(config["history"], nlohmann::json::parse(R"([{"resumed_after_epoch": 1, "changed": {"epochs": [1, 2]}}])"));
+}
+
+TEST(Trainer, AResumeRefusesEveryChangeOfMeaningAndWritesNothing) {
+  TempDir dir;
+  auto c = tiny(dir);
+  c.out_dir = dir / "run";
+  c.epochs = 1;
+  Trainer(c, classification_task()).run();
+  const auto config_before = lines(dir / "run/config.json");
+  const auto metrics_before = lines(dir / "run/metrics.jsonl");
+  c.resume = true;
+  const std::vector<std::pair<std::function<void(TrainConfig&)>, std::string>> changes = {
+      {[](TrainConfig& r) { r.schedule.base_lr = 0.1; }, "lr 0.05 → 0.1"},
+      {[](TrainConfig& r) { r.seed = 9; }, "seed 4 → 9"},
+      {[](TrainConfig& r) { r.hflip = false; }, "hflip true → false"},
+      {[](TrainConfig& r) { r.crop_padding = 1; }, "crop_padding 2 → 1"},
+      {[](TrainConfig& r) { r.train_subset = 32; }, "train_subset 0 → 32"},
+      {[](TrainConfig& r) { r.decay.el2 = true; }, "el2 false → true"},
+      {[&](TrainConfig& r) {
+         std::filesystem::create_directories(dir / "copy");
+         if (!std::filesystem::exists(dir / "copy/data")) std::filesystem::copy(dir / "data", dir / "copy/data");
+         r.data_dir = dir / "copy/data";
+       }, "data_dir"},
+  };
+  for (const auto& [change, needle] : changes) {
+    auto r = c;
+    change(r);
+    try {
+      Trainer(r, classification_task());
+      ADD_FAILURE() << "accepted: " << needle;
+    } catch (const std::invalid_argument& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("--resume would change the run's settings: " + needle), std::string::npos) << message;
+      EXPECT_NE(message.find("--resume-override"), std::string::npos) << message;
+    }
+    EXPECT_EQ(lines(dir / "run/config.json"), config_before) << needle;
+    EXPECT_EQ(lines(dir / "run/metrics.jsonl"), metrics_before) << needle;
+  }
+  auto r = c;
+  r.resume_override = {"--no-such-setting"};
+  EXPECT_THROW(Trainer(r, classification_task()), std::invalid_argument);
+  // settings without meaning for the result change freely
+  r = c;
+  r.probe_every = 1;
+  r.keep_checkpoints = 3;
+  EXPECT_NO_THROW(Trainer(r, classification_task()));
 }
 
 TEST(Trainer, AStopRequestEndsTheEpochAfterTheCurrentStep) {
@@ -163,18 +220,64 @@ TEST(Trainer, AStopRequestEndsTheEpochAfterTheCurrentStep) {
   EXPECT_FALSE(std::filesystem::exists(dir / "run/checkpoint.pt"));  // no epoch completed
 }
 
-TEST(Trainer, ANonFiniteLossStopsTheRun) {
+TEST(Trainer, ANonFiniteGradientStopsTheRunBeforeItsStepNamingTheParameter) {
   TempDir dir;
   auto c = tiny(dir);
   Trainer trainer(c, classification_task());
-  trainer.add_gradient_hook([&] {
-    for (auto& p : trainer.model().parameters()) p.mutable_grad().fill_(NAN);
-  });
+  const auto before = weights(trainer.model());
+  const auto named = trainer.model().named_parameters();
+  const std::string third = named[2].key();
+  trainer.add_gradient_hook([&] { named[2].value().mutable_grad().view(-1)[0] = INFINITY; });
   const auto result = trainer.run();
   EXPECT_TRUE(result.diverged);
-  EXPECT_NE(result.stop_message.find("training diverged: loss is"), std::string::npos) << result.stop_message;
-  EXPECT_NE(result.stop_message.find("nan at epoch 1 step 2"), std::string::npos)
-      << result.stop_message;
+  EXPECT_NE(result.stop_message.find("training diverged: the gradient of " + third + " is not finite"),
+            std::string::npos) << result.stop_message;
+  EXPECT_NE(result.stop_message.find("at epoch 1 step 1"), std::string::npos) << result.stop_message;
+  const auto after = weights(trainer.model());
+  for (size_t k = 0; k < before.size(); ++k) EXPECT_TRUE(torch::equal(before[k], after[k])) << k;  // no step taken
+}
+
+TEST(Trainer, SkippingNonFiniteStepsCountsThemAndGivesUpAfterTwentyInARow) {
+  TempDir dir;
+  auto c = tiny(dir);
+  c.on_nonfinite = "skip";
+  {
+    Trainer trainer(c, classification_task());
+    int step = 0;
+    trainer.add_gradient_hook([&] {
+      if (++step == 2) trainer.model().parameters()[0].mutable_grad().fill_(NAN);
+    });
+    const auto result = trainer.run();
+    EXPECT_FALSE(result.diverged) << result.stop_message;
+    ASSERT_EQ(result.history.size(), 2u);
+    EXPECT_EQ(result.history[1].value("nonfinite_skipped_steps"), 1);
+    for (const auto& w : weights(trainer.model())) EXPECT_TRUE(torch::isfinite(w).all().item<bool>());
+  }
+  c.epochs = 8;  // 24 steps
+  Trainer trainer(c, classification_task());
+  trainer.add_gradient_hook([&] { trainer.model().parameters()[0].mutable_grad().fill_(NAN); });
+  const auto result = trainer.run();
+  EXPECT_TRUE(result.diverged);
+  EXPECT_NE(result.stop_message.find("(20 steps in a row)"), std::string::npos) << result.stop_message;
+  EXPECT_NE(result.stop_message.find("epoch 7 step 2"), std::string::npos) << result.stop_message;
+}
+
+TEST(LossWatch, WarnsOnceWhenTheLossGrowsTwoOrdersOfMagnitudeForAWholeWindow) {
+  LossWatch watch(5, 100);
+  int warnings = 0;
+  for (int i = 0; i < 20; ++i) warnings += watch.add(1.0).has_value();
+  EXPECT_EQ(warnings, 0);
+  for (int i = 0; i < 5; ++i) warnings += watch.add(50.0).has_value();  // 50×: noisy, not a blow-up
+  for (int i = 0; i < 5; ++i) warnings += watch.add(1.0).has_value();
+  EXPECT_EQ(warnings, 0);
+  std::optional<std::string> message;
+  int at = -1;
+  for (int i = 0; i < 30 && !message; ++i)
+    if ((message = watch.add(1000.0))) at = i;
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(at, 4);  // the mean passes 100× at the first step of 1000, then stays above it a whole window
+  EXPECT_NE(message->find("the training loss is growing"), std::string::npos) << *message;
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(watch.add(1000.0).has_value());  // once
 }
 
 TEST(Trainer, ImpossibleConfigurationsAreRefusedBeforeAnythingIsWritten) {
@@ -201,4 +304,29 @@ TEST(Trainer, ImpossibleConfigurationsAreRefusedBeforeAnythingIsWritten) {
   c = tiny(dir);
   c.resume = true;
   expect_refused(c, "no such checkpoint file");
+  c = tiny(dir);
+  c.train_subset = 49;
+  expect_refused(c, "--train-subset 49 is more than the 48 examples");
+  c = tiny(dir);
+  c.test_subset = 21;
+  expect_refused(c, "--test-subset 21 is more than the 20 examples");
+  c = tiny(dir);
+  c.crop_padding = 8;
+  expect_refused(c, "--crop-padding 8 must be smaller than the images (1x8x8)");
+  // a test split that does not fit the training split
+  std::filesystem::create_directories(dir / "mixed");
+  std::filesystem::create_directories(dir / "other");
+  write_mnist_layout(dir / "mixed", 48, 20, 8, 8, 4);
+  write_mnist_layout(dir / "other", 48, 20, 9, 8, 4);
+  std::filesystem::copy_file(dir / "other/t10k-images-idx3-ubyte", dir / "mixed/t10k-images-idx3-ubyte",
+                             std::filesystem::copy_options::overwrite_existing);
+  c = tiny(dir);
+  c.data_dir = dir / "mixed";
+  expect_refused(c, "the test images are 1x9x8 but the training images 1x8x8");
+  write_mnist_layout(dir / "other", 48, 20, 8, 8, 6);
+  std::filesystem::copy_file(dir / "other/t10k-labels-idx1-ubyte", dir / "mixed/t10k-labels-idx1-ubyte",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(dir / "other/t10k-images-idx3-ubyte", dir / "mixed/t10k-images-idx3-ubyte",
+                             std::filesystem::copy_options::overwrite_existing);
+  expect_refused(c, "the test labels go up to 5 but the training set has only 4 classes");
 }
