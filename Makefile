@@ -8,7 +8,7 @@ DEMO_ARGS ?=
 TORCH2_VENV ?= .venv-torch2
 TORCH2_BUILD_DIR ?= build-torch2
 
-.PHONY: all deps configure build demo test test-torch2 bench clean
+.PHONY: all deps configure build demo test test-torch2 test-sanitize fuzz bench clean
 
 all: build
 
@@ -37,6 +37,15 @@ test-torch2: deps
 	cmake --build $(TORCH2_BUILD_DIR) -j $(JOBS)
 	cd $(TORCH2_BUILD_DIR) && OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
 
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize).
+test-sanitize:
+	bash scripts/test-sanitize.sh
+
+# libFuzzer targets (clang, build-fuzz): the IDX reader, checkpoint loader, TensorBoard event reader
+# and CLI parser, FUZZ_SECONDS (default 60) each.
+fuzz:
+	bash scripts/fuzz.sh
+
 # Not part of the two README commands: eshift vs the PyTorch reference, and micro-benchmarks.
 bench: deps
 	bash bench/setup.sh
@@ -46,4 +55,4 @@ bench: deps
 	/usr/bin/python3 bench/compare.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD_DIR) $(TORCH2_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(TORCH2_BUILD_DIR) build-sanitize build-fuzz

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, every Debian 12 package eshift needs that is not installed yet.
 # Safe to run repeatedly: when everything is present it only checks and returns.
+# Arguments: further packages an optional target needs (make fuzz: clang and libFuzzer).
 set -euo pipefail
 
 packages=(
@@ -13,9 +14,10 @@ packages=(
   nlohmann-json3-dev      # metrics.jsonl, checkpoint metadata
   zlib1g-dev              # reading .gz IDX files
   libprotobuf-dev protobuf-compiler  # TensorBoard event records
-  libboost-dev            # Boost.CRC (CRC32C of TensorBoard records)
+  libboost-dev            # Boost.CRC (CRC32C of TensorBoard records and checkpoints)
   gnuplot-nox             # figures of eshift report / experiments
 )
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -68,8 +68,10 @@ void write_file_atomic(const std::string& path, std::initializer_list<std::strin
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw file_error(errno, "writing", path);
   int err = 0;
-  for (auto piece : pieces)
+  for (auto piece : pieces) {
     if (!err) err = write_all(fd, piece.data(), piece.size());
+    fault_point("writing:" + base_name(path));  // between pieces: the temporary file is incomplete
+  }
   if (!err) err = fsync_retrying(fd);
   if (::close(fd) != 0 && !err && errno != EINTR) err = errno;
   if (!err) {

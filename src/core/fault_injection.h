@@ -5,7 +5,8 @@
 //                                N more bytes were written by this process (core/atomic_file.h)
 //   ESHIFT_KILL_AT=NAME[#K]      the process kills itself with SIGKILL at the K-th (default 1st) pass
 //                                through fault_point(NAME): a crash at a chosen point
-// Points in eshift: "step" (after each optimizer step), "before-rename:FILE" and
+// Points in eshift: "step" (after each optimizer step), "writing:FILE" (after each piece of an
+// atomic write: the temporary file is incomplete), "before-rename:FILE" and
 // "after-rename:FILE" (every atomic write; FILE without its directory), "before-link:FILE" and
 // "after-link:FILE" (checkpoint.pt made the latest), "before-checkpoint" (between an epoch's metrics
 // line and its checkpoint).

@@ -13,6 +13,7 @@ namespace {
 struct GzFile {
   explicit GzFile(const std::string& path) : path(path), f(gzopen(path.c_str(), "rb")) {
     if (!f) throw DataError(path + ": cannot open file");
+    compressed = gzdirect(f) == 0;
   }
   ~GzFile() { if (f) gzclose(f); }
   // Reads up to n bytes; returns the count read; throws on a corrupt stream.
@@ -33,6 +34,7 @@ struct GzFile {
   }
   std::string path;
   gzFile f;
+  bool compressed = false;  // gzip (not a raw file read through)
 };
 
 uint32_t big_endian(const unsigned char* b) {
@@ -67,6 +69,15 @@ torch::Tensor read_idx(const std::string& path, int expected_dims) {
       throw DataError(path + ": implausibly large dimensions in header (more than 2^36 bytes of data)");
     count *= shape[d];
   }
+  // The data cannot be longer than the file allows: the bytes after the header, or for gzip at most
+  // 1032 times the compressed size (deflate's largest ratio). Checked before allocating, so a
+  // damaged header cannot make eshift allocate gigabytes for a small file.
+  const int64_t file_size = static_cast<int64_t>(std::filesystem::file_size(path));
+  const int64_t header_size = 4 + 4 * dims;
+  const int64_t most = file.compressed ? file_size * 1032 : file_size - header_size;
+  if (count > most)
+    throw DataError(path + ": truncated data (the header declares " + std::to_string(count) +
+                    " bytes, the file holds at most " + std::to_string(std::max<int64_t>(most, 0)) + ")");
   auto out = torch::empty(shape, torch::kUInt8);
   const size_t got = file.read(out.data_ptr<uint8_t>(), static_cast<size_t>(count));
   if (got != static_cast<size_t>(count))

@@ -49,6 +49,7 @@ TEST(CliRobustness, KillNineAnywhereThenResumeEndsWithTheWeightsOfAnUninterrupte
       "step#7",                              // inside epoch 1
       "step#15",                             // inside epoch 2
       "before-link:checkpoint.pt#1",         // epoch 1's file complete, checkpoint.pt not yet made
+      "writing:checkpoint-epoch2.pt",        // inside the checkpoint write: header written, archive not
       "before-rename:checkpoint-epoch2.pt",  // inside the checkpoint write: the temporary is complete
       "after-rename:checkpoint-epoch2.pt",   // the epoch's file in place, not yet synced nor linked
       "after-link:checkpoint.pt#2",          // checkpoint.pt replaced, older ones not yet removed

@@ -156,3 +156,21 @@ TEST(TensorBoard, RecordsHaveValidFramingAndReadBack) {
   std::ofstream(dir / "short", std::ios::binary) << bytes.substr(0, bytes.size() - 3);
   EXPECT_THROW(read_event_file(dir / "short"), DataError);
 }
+
+TEST(TensorBoard, ARecordLengthNearTwoToThe64IsTruncationNotAnOverflow) {
+  // a crafted header with a valid length CRC: length + 4 wraps to 0, which once passed the bounds check
+  test::TempDir dir;
+  std::string record;
+  const uint64_t length = ~uint64_t(0) - 3;
+  for (int i = 0; i < 8; ++i) record.push_back(static_cast<char>(length >> (8 * i)));
+  const uint32_t crc = masked_crc32c(record.data(), 8);
+  for (int i = 0; i < 4; ++i) record.push_back(static_cast<char>(crc >> (8 * i)));
+  record += "data";
+  std::ofstream(dir / "crafted", std::ios::binary) << record;
+  try {
+    read_event_file(dir / "crafted");
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("crafted: truncated data in the record at byte 0"), std::string::npos) << e.what();
+  }
+}

@@ -1,0 +1,19 @@
+// The command registry: every command of the CLI, in the order of `eshift --help`.
+#include "command.h"
+
+namespace eshift::cli {
+
+const std::vector<CommandEntry>& command_registry() {
+  static const std::vector<CommandEntry> entries = {
+      {"train", "train a model on a dataset (default: WS-ResNet-20 on Fashion-MNIST)", make_train_command},
+      {"eval", "evaluate a checkpoint on the test split", make_eval_command},
+      {"bench", "time training steps on random data", make_bench_command},
+      {"audit", "measure which parameters of a model are scale-invariant", make_audit_command},
+      {"experiment", "run one of the paper-claim experiments", make_experiment_command},
+      {"report", "figures (PNG) and report.md from run and experiment directories", make_report_command},
+      {"demo", "plain L2 vs ε-shifted L2 on Fashion-MNIST, same seed, side by side", make_demo_command},
+  };
+  return entries;
+}
+
+}  // namespace eshift::cli

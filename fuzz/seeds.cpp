@@ -1,0 +1,81 @@
+// Writes the fuzz targets' seed corpora: valid files of each format, in each target's input layout
+// (fuzz_*.cpp). Usage: fuzz_seeds DIR  →  DIR/idx, DIR/checkpoint, DIR/event_file, DIR/cli.
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "eshift/models/model.h"
+#include "eshift/models/registry.h"
+#include "eshift/observe/tensorboard.h"
+#include "eshift/train/checkpoint.h"
+#include "fuzz_common.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+void put(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string idx(const std::vector<uint32_t>& dims) {
+  std::string out{0, 0, 8, static_cast<char>(dims.size())};
+  size_t count = 1;
+  for (uint32_t d : dims) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(d >> shift));
+    count *= d;
+  }
+  for (size_t i = 0; i < count; ++i) out.push_back(static_cast<char>(i * 7));
+  return out;
+}
+
+std::string gzip(const std::string& bytes, const std::string& scratch) {
+  gzFile f = gzopen(scratch.c_str(), "wb");
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+  return slurp(scratch);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: fuzz_seeds DIR\n";
+    return 2;
+  }
+  const std::string dir = argv[1];
+  for (const char* target : {"idx", "checkpoint", "event_file", "cli"}) fs::create_directories(dir + "/" + target);
+
+  int n = 0;
+  for (const auto& dims : std::vector<std::vector<uint32_t>>{{5}, {3, 4}, {2, 3, 3}}) {
+    const char selector = static_cast<char>(dims.size() - 1);
+    put(dir + "/idx/raw" + std::to_string(n), selector + idx(dims));
+    put(dir + "/idx/gz" + std::to_string(n++), selector + gzip(idx(dims), dir + "/scratch.gz"));
+  }
+  fs::remove(dir + "/scratch.gz");
+
+  auto model = eshift::build_model(eshift::fuzz::tiny_spec());
+  const std::string pt = dir + "/scratch.pt";
+  eshift::save_checkpoint(pt, *model, nullptr, {eshift::fuzz::tiny_spec(), 1, "{}", {0.5}, {0.25}});
+  const auto file = slurp(pt);
+  put(dir + "/checkpoint/file", file);
+  fs::remove(pt);
+
+  {
+    eshift::TensorBoardWriter tb(dir);
+    tb.add_scalar("train/loss", 0.5, 1);
+    tb.add_scalar("test/accuracy", 0.75, 2);
+    tb.flush();
+    fs::rename(tb.path(), dir + "/event_file/events");
+  }
+
+  put(dir + "/cli/train", "train\n--model\nresnet20\n--wnorm\nws\n--el2\n--mineps\n1e-3\n--lr\n0.1\n--schedule\n30\n60\n--out\nrun");
+  put(dir + "/cli/resume", "train\n--resume\n--resume-override\nepochs,lr\n--keep-checkpoints\n3\n--out\nrun");
+  put(dir + "/cli/bench", "bench\n--image\n3x32x32\n--amp\nbf16\n--reg\nel2");
+  put(dir + "/cli/experiment", "experiment\ncollapse\n--seeds\n3");
+  std::cout << "seeds written to " << dir << "\n";
+  return 0;
+}
