@@ -8,8 +8,9 @@
 //   eshift report DIR...       figures and a Markdown summary of runs and experiments
 // This file only dispatches: each command is its own file (command.h), shared flags are flags.h.
 // Every error ends the program with one line "eshift: error: …" on stderr and exit status 1
-// (2 for command-line syntax errors). SIGINT and SIGTERM stop a run after the current step and its
-// checkpoint: exit status 130 and 143 (128 + the signal), as shells expect.
+// (2 for command-line syntax errors). SIGINT and SIGTERM stop a run after the current step (the
+// last checkpoint is the last completed epoch's): exit status 130 and 143 (128 + the signal), as
+// shells expect; a second signal stops at once.
 #include <malloc.h>
 
 #include <csignal>
@@ -69,10 +70,14 @@ int main(int argc, char** argv) {
   try {
     for (auto& [sub, command] : commands)
       if (*sub) return command->run();
+  } catch (const eshift::Interrupted& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "eshift: %s\n", eshift::first_line(e.what()).c_str());
+    return 128 + eshift::g_stop_signal;  // 130 / 143
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "eshift: error: %s\n", eshift::first_line(e.what()).c_str());
-    return eshift::g_stop_requested ? 128 + eshift::g_stop_signal : 1;  // stopped by a signal: 130 / 143
+    return 1;
   }
   return 0;
 }

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "eshift/core/fault_injection.h"
@@ -98,16 +100,9 @@ void link_atomic(const std::string& target, const std::string& link) {
     }
   } else if (errno == EPERM || errno == EXDEV || errno == EMLINK || errno == ENOTSUP) {
     // no hard links here (FAT, some network file systems): a checked copy
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(target, ec);
-    if (ec) throw std::runtime_error("cannot read " + target + ": " + ec.message());
-    std::string bytes(size, '\0');
-    const int in = ::open(target.c_str(), O_RDONLY | O_CLOEXEC);
-    if (in < 0 || ::read(in, bytes.data(), size) != static_cast<ssize_t>(size)) {
-      if (in >= 0) ::close(in);
-      throw std::runtime_error("cannot read " + target + ": " + std::strerror(errno));
-    }
-    ::close(in);
+    std::ifstream in(target, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.eof() || in.bad()) throw std::runtime_error("cannot read " + target);
     write_file_atomic(link, {bytes});
   } else {
     throw file_error(errno, "writing", link);

@@ -65,7 +65,7 @@ TrainConfig experiment_run(const ExperimentOptions& o, const RunDefaults& d, con
 
 TrainResult train_run(const TrainConfig& config) {
   auto result = train(config, classification_task());
-  if (result.interrupted) throw std::runtime_error(config.label + ": " + result.stop_message);
+  if (result.interrupted) throw Interrupted(config.label + ": " + result.stop_message);
   return result;
 }
 

@@ -95,7 +95,8 @@ EventFile read_event_file(const std::string& path) {
     if (bytes.size() - offset < 12) fail("truncated header");
     const uint64_t length = get_le(p + offset, 8);
     if (get_le(p + offset + 8, 4) != masked_crc32c(p + offset, 8)) fail("bad length CRC");
-    if (length > bytes.size() - offset - 16) fail("truncated data");  // (length + 4 could overflow)
+    // 16 = header + data CRC; compared without adding to `length`, which could overflow
+    if (bytes.size() - offset < 16 || length > bytes.size() - offset - 16) fail("truncated data");
     const auto* data = p + offset + 12;
     if (get_le(data + length, 4) != masked_crc32c(data, length)) fail("bad data CRC");
     tb::Event event;

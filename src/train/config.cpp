@@ -52,8 +52,8 @@ void TrainConfig::validate() const {
   check(schedule.warmup_epochs < epochs, "--warmup " + std::to_string(schedule.warmup_epochs) +
                                              " must be shorter than --epochs " + std::to_string(epochs));
   for (int m : schedule.milestones)
-    check(m <= epochs, "--schedule milestone " + std::to_string(m) + " is beyond --epochs " + std::to_string(epochs) +
-                           ": it would never apply");
+    check(m < epochs, "--schedule milestone " + std::to_string(m) + " must be below --epochs " + std::to_string(epochs) +
+                          " (epochs count from 0): it would never apply");
   check(model.norm != "gn" || model.width % model.gn_groups == 0,
         "--gn-groups " + std::to_string(model.gn_groups) + " must divide --width " + std::to_string(model.width) +
             " (GroupNorm splits every layer's channels into equal groups)");

@@ -38,6 +38,22 @@ void RunCheckpoints::save(int64_t epoch, const std::function<void(const std::str
   if (removed) sync_directory(dir_);
 }
 
+void RunCheckpoints::restart_from(const std::string& file, int64_t epoch) const {
+  struct stat a {}, b {};
+  if (::stat(file.c_str(), &a) == 0 && ::stat(latest().c_str(), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+    return;  // already the latest
+  link_atomic(file, latest());
+  bool removed = false;
+  for (const auto& [e, path] : epochs()) {
+    if (e > epoch) {
+      std::error_code ec;
+      fs::remove(path, ec);
+      removed = true;
+    }
+  }
+  if (removed) sync_directory(dir_);
+}
+
 std::vector<std::pair<int64_t, std::string>> RunCheckpoints::epochs() const {
   static const std::regex name("checkpoint-epoch([0-9]{1,9})\\.pt");
   std::vector<std::pair<int64_t, std::string>> out;
@@ -71,7 +87,8 @@ void RunCheckpoints::remove_stale_temporaries() const {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     const std::string file = entry.path().filename().string();
-    if (file.size() > 4 && file.compare(file.size() - 4, 4, ".tmp") == 0) fs::remove(entry.path(), ec);
+    const bool ours = file.rfind("checkpoint", 0) == 0 || file == "config.json.tmp" || file == "metrics.jsonl.tmp";
+    if (ours && file.size() > 4 && file.compare(file.size() - 4, 4, ".tmp") == 0) fs::remove(entry.path(), ec);
   }
 }
 

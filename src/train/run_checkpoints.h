@@ -26,13 +26,19 @@ class RunCheckpoints {
   // from an older checkpoint) are removed.
   void save(int64_t epoch, const std::function<void(const std::string& path)>& write) const;
 
+  // Makes `file` (epoch `epoch`, from --resume-from or the newest intact epoch file) the latest:
+  // checkpoint.pt names it and the epoch checkpoints after `epoch` (the abandoned continuation) are
+  // removed, so a later --resume continues this line, not the old one.
+  void restart_from(const std::string& file, int64_t epoch) const;
+
   // The per-epoch checkpoints in the directory, newest first.
   std::vector<std::pair<int64_t, std::string>> epochs() const;
 
   // The newest per-epoch checkpoint, other than `except`, whose checksum verifies; "" when none.
   std::string newest_intact(const std::string& except) const;
 
-  // Removes temporary files a crash inside a write left behind ("*.tmp").
+  // Removes temporary files a crash inside eshift's writes left behind (checkpoint*.tmp,
+  // config.json.tmp, metrics.jsonl.tmp; other files are left alone).
   void remove_stale_temporaries() const;
 
  private:

@@ -17,7 +17,9 @@ StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& o
     if (!where.empty()) return {output.detach(), loss.item<double>(), false, std::move(where)};
   }
   const bool stepped = policy.step(optimizer, before_update);
-  return {output.detach(), loss.item<double>(), stepped, ""};
+  const double value = loss.item<double>();
+  // under loss scaling the scaler skipped this step; the trainer still counts non-finite losses in a row
+  return {output.detach(), value, stepped, std::isfinite(value) ? "" : "the loss"};
 }
 
 std::string first_nonfinite(Model& model, const torch::Tensor& loss) {

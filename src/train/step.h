@@ -1,8 +1,8 @@
 #pragma once
 // One training step and one evaluation pass, for any model, task and execution policy:
 //   forward + loss (policy) → zero_grad → backward (policy) → gradient hook
-//     → non-finite check (loss and every gradient; not under float16 loss scaling, whose scaler
-//       skips overflowing steps itself)
+//     → non-finite check (loss and every gradient; under float16 loss scaling only the loss, after
+//       the scaler, which skips overflowing steps itself)
 //     → step (policy: gradients made what the optimizer uses → before_update → optimizer step)
 // The gradient hook sees the gradients as backward left them (times the loss scale under float16
 // mixed precision): where an all-reduce across processes will average them. before_update sees

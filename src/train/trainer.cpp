@@ -116,12 +116,13 @@ void Trainer::set_up_output() {
   checkpoints_ = std::make_unique<RunCheckpoints>(config_.out_dir, config_.keep_checkpoints);
   if (config_.resume || !config_.resume_from.empty()) {
     resume_run();
-  } else if (std::filesystem::exists(checkpoints_->latest())) {
+  } else if (std::filesystem::exists(checkpoints_->latest()) || !checkpoints_->epochs().empty()) {
     throw std::invalid_argument(config_.out_dir + " already holds a run (checkpoint.pt): use --resume to "
                                 "continue it or choose another --out");
   }
   std::filesystem::create_directories(config_.out_dir);
   checkpoints_->remove_stale_temporaries();
+  if (!resumed_from_.empty()) checkpoints_->restart_from(resumed_from_, start_epoch_);
   log_ = std::make_unique<MetricsLog>(config_.out_dir, start_epoch_ > 0 || config_.resume ? start_epoch_ : -1);
   write_text_atomic(config_.out_dir + "/config.json", config_.to_json() + "\n");
 }
@@ -162,6 +163,7 @@ void Trainer::resume_run() {
     throw std::invalid_argument("--resume would change the run's settings: " + refused +
                                 " (give the run's flags again, or name the settings meant to change in --resume-override)");
   load_checkpoint(path, *model_, optimizer_.get(), config_.model, policy_->placement().device, policy_.get());
+  resumed_from_ = path;
   config_.history = history_after_resume(info.config_json, start_epoch_, changes);
   std::cout << "resumed from " << path << " after epoch " << start_epoch_;
   for (const auto& c : changes) std::cout << (&c == &changes[0] ? "; changed: " : ", ") << c.name << " " << c.before << " → " << c.after;
@@ -209,7 +211,10 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
       ++nonfinite_in_a_row_;
       const std::string what = out.nonfinite + " is not finite (loss " + std::to_string(out.loss) + ") at epoch " +
                                std::to_string(epoch + 1) + " step " + std::to_string(step + 1);
-      if (config_.on_nonfinite == "stop" || nonfinite_in_a_row_ >= kMaxNonfiniteInARow) {
+      // float16 loss scaling: the scaler skipped the step and lowered the scale, as PyTorch's does;
+      // only a run of them in a row is divergence
+      const bool scaled = policy_->skips_overflowing_steps();
+      if ((!scaled && config_.on_nonfinite == "stop") || nonfinite_in_a_row_ >= kMaxNonfiniteInARow) {
         result.diverged = true;
         result.stop_message = "training diverged: " + what +
                               (nonfinite_in_a_row_ > 1 ? " (" + std::to_string(nonfinite_in_a_row_) + " steps in a row)" : "") +
@@ -217,8 +222,10 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
         bar_->finish(config_.label + ": " + result.stop_message);
         return false;
       }
-      ++nonfinite_skipped_;
-      bar_->note("skipped: " + what);
+      if (!scaled) {
+        ++nonfinite_skipped_;
+        bar_->note("skipped: " + what);
+      }
       ++step;
       continue;
     }
@@ -242,6 +249,7 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
   record.train = sums.means();
   record.extras = policy_->stats();
   if (config_.on_nonfinite == "skip") record.extras.emplace_back("nonfinite_skipped_steps", nonfinite_skipped_);
+  nonfinite_skipped_ = 0;  // per epoch: a resumed run logs what an uninterrupted one does
   return true;
 }
 

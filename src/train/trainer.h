@@ -48,6 +48,13 @@ struct TrainResult {
 extern std::atomic<bool> g_stop_requested;
 extern std::atomic<int> g_stop_signal;
 
+// A run stopped by SIGINT/SIGTERM, raised where a caller cannot return the trainer's result (the
+// experiments); the CLI exits with 128 + g_stop_signal for it, and 1 for every other error.
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Non-finite steps in a row after which --on-nonfinite skip gives up (the run has diverged).
 constexpr int kMaxNonfiniteInARow = 20;
 
@@ -93,9 +100,10 @@ class Trainer {
   std::unique_ptr<MetricsLog> log_;
   std::unique_ptr<ProgressBar> bar_;  // the epoch in progress
   std::unique_ptr<RunCheckpoints> checkpoints_;
+  std::string resumed_from_;  // the checkpoint this run continues (made the latest before training)
   int start_epoch_ = 0;
   LossWatch loss_watch_;
-  int64_t nonfinite_skipped_ = 0;  // steps skipped by --on-nonfinite skip (this call)
+  int64_t nonfinite_skipped_ = 0;  // steps skipped by --on-nonfinite skip in this epoch
   int nonfinite_in_a_row_ = 0;
 };
 

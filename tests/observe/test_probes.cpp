@@ -174,3 +174,18 @@ TEST(TensorBoard, ARecordLengthNearTwoToThe64IsTruncationNotAnOverflow) {
     EXPECT_NE(std::string(e.what()).find("crafted: truncated data in the record at byte 0"), std::string::npos) << e.what();
   }
 }
+
+TEST(TensorBoard, AFileTornRightAfterARecordHeaderIsTruncationNotAnOverread) {
+  // a kill just after a record's 12-byte header (valid length CRC), with 0–3 bytes of data after it
+  test::TempDir dir;
+  for (size_t extra = 0; extra < 4; ++extra) {
+    std::string record;
+    const uint64_t length = 100;
+    for (int i = 0; i < 8; ++i) record.push_back(static_cast<char>(length >> (8 * i)));
+    const uint32_t crc = masked_crc32c(record.data(), 8);
+    for (int i = 0; i < 4; ++i) record.push_back(static_cast<char>(crc >> (8 * i)));
+    record += std::string(extra, 'x');
+    std::ofstream(dir / "torn", std::ios::binary | std::ios::trunc) << record;
+    EXPECT_THROW(read_event_file(dir / "torn"), DataError) << extra;
+  }
+}

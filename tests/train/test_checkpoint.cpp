@@ -223,5 +223,10 @@ TEST(RunCheckpoints, KeepsTheLastKEpochsAndPointsCheckpointPtAtTheNewest) {
   bytes[bytes.size() / 2] ^= 1;
   put_bytes(run.latest(), bytes);
   EXPECT_EQ(run.newest_intact(run.latest()), run.of_epoch(2));
+  // --resume-from the intact one: it becomes the latest and the damaged newer one goes
+  run.restart_from(run.of_epoch(2), 2);
+  EXPECT_EQ(read_checkpoint_info(run.latest()).epoch, 2);
+  ASSERT_EQ(run.epochs().size(), 1u);
+  EXPECT_EQ(run.epochs()[0].first, 2);
   EXPECT_THROW(RunCheckpoints(dir.path, 0), std::invalid_argument);
 }

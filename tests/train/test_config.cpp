@@ -37,7 +37,7 @@ TEST(TrainConfig, ImpossibleValuesNameTheirFlag) {
       {[](TrainConfig& c) { c.schedule.base_lr = 10, c.decay.wd = 0.2; }, "--lr × --wd must be < 1"},
       {[](TrainConfig& c) { c.schedule.base_lr = 10, c.decay.lam = 0.2, c.decay.el2 = true; }, "--lr × --lam must be < 1"},
       {[](TrainConfig& c) { c.schedule.warmup_epochs = 10; }, "--warmup 10 must be shorter than --epochs 10"},
-      {[](TrainConfig& c) { c.schedule.milestones = {5, 50}; }, "--schedule milestone 50 is beyond --epochs 10"},
+      {[](TrainConfig& c) { c.schedule.milestones = {5, 50}; }, "--schedule milestone 50 must be below --epochs 10"},
       {[](TrainConfig& c) { c.model.norm = "gn", c.model.gn_groups = 7; }, "--gn-groups 7 must divide --width 16"},
       {[](TrainConfig& c) { c.resume_from = "x.pt"; }, "--resume-from needs --out"},
       {[](TrainConfig& c) { c.out_dir = "d", c.resume_override = {"lr"}; }, "--resume-override needs --resume"},

@@ -250,7 +250,8 @@ TEST(Trainer, SkippingNonFiniteStepsCountsThemAndGivesUpAfterTwentyInARow) {
     const auto result = trainer.run();
     EXPECT_FALSE(result.diverged) << result.stop_message;
     ASSERT_EQ(result.history.size(), 2u);
-    EXPECT_EQ(result.history[1].value("nonfinite_skipped_steps"), 1);
+    EXPECT_EQ(result.history[0].value("nonfinite_skipped_steps"), 1);  // per epoch: step 2 is in epoch 1
+    EXPECT_EQ(result.history[1].value("nonfinite_skipped_steps"), 0);
     for (const auto& w : weights(trainer.model())) EXPECT_TRUE(torch::isfinite(w).all().item<bool>());
   }
   c.epochs = 8;  // 24 steps
@@ -260,6 +261,32 @@ TEST(Trainer, SkippingNonFiniteStepsCountsThemAndGivesUpAfterTwentyInARow) {
   EXPECT_TRUE(result.diverged);
   EXPECT_NE(result.stop_message.find("(20 steps in a row)"), std::string::npos) << result.stop_message;
   EXPECT_NE(result.stop_message.find("epoch 7 step 2"), std::string::npos) << result.stop_message;
+}
+
+namespace {
+// A policy with a float16 loss scaler's contract: it skips overflowing steps itself. Every loss here
+// is NaN, as when a model's activations overflow float16 in the forward pass.
+class AlwaysOverflowing : public ExecutionPolicy {
+ public:
+  AlwaysOverflowing() : ExecutionPolicy(Placement{}) {}
+  bool skips_overflowing_steps() const override { return true; }
+  std::pair<torch::Tensor, torch::Tensor> forward(Model& model, const Task& task, const Batch& batch) const override {
+    auto [output, loss] = ExecutionPolicy::forward(model, task, batch);
+    return {output, loss * std::numeric_limits<float>::quiet_NaN()};
+  }
+  bool step(torch::optim::Optimizer&, const std::function<void()>&) override { return false; }
+};
+}  // namespace
+
+TEST(Trainer, UnderLossScalingOverflowsAreSkippedByTheScalerUntilTwentyInARow) {
+  TempDir dir;
+  auto c = tiny(dir);
+  c.epochs = 8;  // 24 steps
+  Trainer trainer(c, classification_task(), std::make_unique<AlwaysOverflowing>());
+  const auto result = trainer.run();
+  EXPECT_TRUE(result.diverged);
+  EXPECT_NE(result.stop_message.find("the loss is not finite"), std::string::npos) << result.stop_message;
+  EXPECT_NE(result.stop_message.find("(20 steps in a row)"), std::string::npos) << result.stop_message;
 }
 
 TEST(LossWatch, WarnsOnceWhenTheLossGrowsTwoOrdersOfMagnitudeForAWholeWindow) {
