@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "eshift/core/errors.h"
+#include "eshift/core/little_endian.h"
 #include "tensorboard_event.pb.h"
 
 namespace eshift {
@@ -19,16 +20,6 @@ uint32_t masked_crc32c(const void* data, size_t size) {
 namespace {
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-void put_le(std::string& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint64_t get_le(const unsigned char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
 }
 }  // namespace
 
@@ -55,11 +46,11 @@ TensorBoardWriter::~TensorBoardWriter() {
 
 void TensorBoardWriter::write_record(const std::string& data) {
   std::string header;
-  put_le(header, data.size(), 8);
+  append_le(header, data.size(), 8);
   std::string record = header;
-  put_le(record, masked_crc32c(header.data(), header.size()), 4);
+  append_le(record, masked_crc32c(header.data(), header.size()), 4);
   record += data;
-  put_le(record, masked_crc32c(data.data(), data.size()), 4);
+  append_le(record, masked_crc32c(data.data(), data.size()), 4);
   pending_ += record;
 }
 

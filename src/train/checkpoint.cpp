@@ -9,6 +9,7 @@
 
 #include "eshift/core/atomic_file.h"
 #include "eshift/core/checksum.h"
+#include "eshift/core/little_endian.h"
 #include "eshift/core/text.h"
 #include "eshift/train/execution_policy.h"
 
@@ -18,16 +19,6 @@ namespace {
 constexpr char kMagic[8] = {'E', 'S', 'H', 'I', 'F', 'T', 'C', 'K'};
 constexpr size_t kHeaderSize = 24;
 constexpr char kZipMagic[4] = {'P', 'K', 3, 4};  // format 1: a bare LibTorch archive
-
-void put_le(char* out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-uint64_t get_le(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
 
 std::string read_file(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) throw CheckpointError(path + ": no such checkpoint file");
