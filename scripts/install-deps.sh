@@ -15,6 +15,8 @@ packages=(
   zlib1g-dev              # reading .gz IDX files
   libprotobuf-dev protobuf-compiler  # TensorBoard event records
   libboost-dev            # Boost.CRC (CRC32C of TensorBoard records and checkpoints)
+  libgloo-dev             # the headers LibTorch's ProcessGroupGloo needs (data-parallel training)
+  iproute2                # ip netns: the two-machine data-parallel test
   gnuplot-nox             # figures of eshift report / experiments
 )
 packages+=("$@")

@@ -11,6 +11,8 @@ const std::vector<CommandEntry>& command_registry() {
       {"audit", "measure which parameters of a model are scale-invariant", make_audit_command},
       {"experiment", "run one of the paper-claim experiments", make_experiment_command},
       {"report", "figures (PNG) and report.md from run and experiment directories", make_report_command},
+      {"launch", "start the processes of a data-parallel run on this machine (as torchrun): launch --nproc N -- train …",
+       make_launch_command},
       {"demo", "plain L2 vs ε-shifted L2 on Fashion-MNIST, same seed, side by side", make_demo_command},
   };
   return entries;

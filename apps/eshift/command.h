@@ -33,5 +33,6 @@ std::unique_ptr<Command> make_demo_command();
 std::unique_ptr<Command> make_audit_command();
 std::unique_ptr<Command> make_experiment_command();
 std::unique_ptr<Command> make_report_command();
+std::unique_ptr<Command> make_launch_command();
 
 }  // namespace eshift::cli

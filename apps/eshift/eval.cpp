@@ -48,7 +48,7 @@ class EvalCommand : public Command {
                                   " channels, the checkpoint's model expects " + std::to_string(info.spec.in_channels));
     const ClassificationTask task;
     const auto transform = test_set->eval_transform({info.input_mean, info.input_std});
-    const auto m = evaluate(*model, task, test_set, *transform, ExecutionPolicy(Placement{device, false}), 500);
+    const auto m = evaluate(*model, task, test_set, *transform, ExecutionPolicy(Placement{device, false, model->parameters().front().scalar_type()}), 500);  // a --dtype float64 run's weights stay float64
     std::printf("checkpoint %s (epoch %lld, %s)\n", checkpoint_.c_str(), (long long)info.epoch,
                 info.spec.to_json().c_str());
     std::printf("test images %lld: loss %.4f top-1 %.2f%%\n", (long long)test_set->size(), m.at("loss"),

@@ -122,6 +122,8 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
       ->capture_default_str();
   add_device_flag(app, c.device);
   add_amp_flag(app, c.amp);
+  app.add_option("--dtype", c.dtype, "parameters and computation: float32, or float64 for checks at rounding level")
+      ->capture_default_str();
   add_channels_last_flag(app, c.channels_last, "parameters and batches");
   threads.add(app);
 }

@@ -6,6 +6,7 @@
 //   eshift audit  [flags]      which parameters of a model are scale-invariant, measured
 //   eshift experiment NAME     equivalence | underfit | collapse | seeds | equilibrium
 //   eshift report DIR...       figures and a Markdown summary of runs and experiments
+//   eshift launch --nproc N -- train …   a data-parallel run's processes on this machine
 // This file only dispatches: each command is its own file (command.h), shared flags are flags.h.
 // Every error ends the program with one line "eshift: error: …" on stderr and exit status 1
 // (2 for command-line syntax errors). SIGINT and SIGTERM stop a run after the current step (the
@@ -16,6 +17,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <string>
 
 #include "command.h"
 #include "eshift/core/text.h"
@@ -76,7 +78,14 @@ int main(int argc, char** argv) {
     return 128 + eshift::g_stop_signal;  // 130 / 143
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "eshift: error: %s\n", eshift::first_line(e.what()).c_str());
+    // a process of a data-parallel run says which one it is
+    std::string where;
+    const char* rank = std::getenv("RANK");
+    const char* world = std::getenv("WORLD_SIZE");
+    const std::string message = eshift::first_line(e.what());
+    if (rank && world && std::atoi(rank) >= 0 && std::atoi(rank) < std::atoi(world) && message.rfind("rank ", 0) != 0)
+      where = "rank " + std::string(rank) + ": ";
+    std::fprintf(stderr, "eshift: error: %s%s\n", where.c_str(), message.c_str());
     return 1;
   }
   return 0;

@@ -1,5 +1,10 @@
-// eshift train: one training run (train/trainer.h), written to --out.
+// eshift train: one training run (train/trainer.h), written to --out. Started by torchrun or
+// `eshift launch` (WORLD_SIZE > 1 in the environment), it is one process of a data-parallel run:
+// only rank 0 prints and writes.
+#include <cstdio>
 #include <iostream>
+
+#include "eshift/distributed/environment.h"
 
 #include "command.h"
 #include "eshift/tasks/classification.h"
@@ -28,11 +33,27 @@ class TrainCommand : public Command {
                    "a non-finite loss or gradient: stop (the run) or skip (the step, counted; stops after " +
                        std::to_string(kMaxNonfiniteInARow) + " in a row)")
         ->capture_default_str();
+    // data parallelism (WORLD_SIZE > 1)
+    app.add_flag("--sync-bn", config_.sync_bn, "data parallel: BatchNorm statistics over all processes (default: each its own)");
+    app.add_option("--dist-timeout", config_.dist_timeout,
+                   "data parallel: seconds to wait for the other processes (rendezvous, each collective) before "
+                   "stopping with an error naming the rank that did not answer")
+        ->capture_default_str();
+    app.add_option("--bucket-mb", config_.bucket_mb, "data parallel: gradient all-reduce bucket size (MiB)")
+        ->capture_default_str();
+    app.add_flag("!--no-dist-overlap", config_.dist_overlap,
+                 "data parallel: all-reduce the gradients after backward instead of during it (to measure the overlap)");
+    app.add_option("--dist-check-every", config_.dist_check_every,
+                   "data parallel: compare the parameters bit for bit across processes every N steps (0 = never)")
+        ->capture_default_str();
   }
 
   int run() override {
     flags_.apply(config_);
-    auto result = Trainer(config_, classification_task()).run();
+    const auto dist = read_dist_environment();
+    if (dist.rank != 0 && !std::freopen("/dev/null", "w", stdout))  // rank 0 prints the progress
+      throw std::runtime_error("cannot silence the output of " + dist.describe());
+    auto result = Trainer(config_, classification_task(), nullptr, dist).run();
     if (result.interrupted) return 128 + (g_stop_signal ? g_stop_signal.load() : 2);  // 130 SIGINT, 143 SIGTERM
     if (result.diverged) throw std::runtime_error(result.stop_message);
     if (!config_.out_dir.empty()) std::cout << "run written to " << config_.out_dir << " (metrics.jsonl, checkpoint.pt)\n";

@@ -38,6 +38,20 @@ void MetricSums::add(const std::string& key, double sum) {
   throw std::out_of_range("no metric '" + key + "'");
 }
 
+std::vector<double> MetricSums::totals() const {
+  auto out = sums_;
+  out.push_back(static_cast<double>(examples_));
+  return out;
+}
+
+void MetricSums::set_totals(const std::vector<double>& totals) {
+  if (totals.size() != sums_.size() + 1)
+    throw std::invalid_argument("metric totals: expected " + std::to_string(sums_.size() + 1) + " values, got " +
+                                std::to_string(totals.size()));
+  sums_.assign(totals.begin(), totals.end() - 1);
+  examples_ = static_cast<int64_t>(totals.back());
+}
+
 Metrics MetricSums::means() const {
   Metrics m;
   for (size_t i = 0; i < infos_.size(); ++i) m.add(infos_[i], examples_ > 0 ? sums_[i] / examples_ : 0.0);

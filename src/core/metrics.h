@@ -47,6 +47,9 @@ class MetricSums {
   int64_t examples() const { return examples_; }
   // Sum / examples per metric (0 for no examples).
   Metrics means() const;
+  // The sums then the example count, as one vector (to add up across processes), and back.
+  std::vector<double> totals() const;
+  void set_totals(const std::vector<double>& totals);
 
  private:
   std::vector<MetricInfo> infos_;

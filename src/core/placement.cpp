@@ -18,8 +18,15 @@ torch::Device parse_device(const std::string& name) {
   return *device;
 }
 
+torch::ScalarType parse_dtype(const std::string& name) {
+  if (name == "float32") return torch::kFloat;
+  if (name == "float64") return torch::kDouble;
+  throw std::invalid_argument("unknown --dtype '" + name + "' (float32 or float64)");
+}
+
 void Placement::place(torch::nn::Module& model) const {
   model.to(device);
+  if (dtype != torch::kFloat) model.to(dtype);  // floating parameters and buffers only
   if (!channels_last) return;
   torch::NoGradGuard no_grad;
   for (auto& p : model.parameters())
@@ -29,7 +36,7 @@ void Placement::place(torch::nn::Module& model) const {
 }
 
 torch::Tensor Placement::input(const torch::Tensor& x) const {
-  auto out = x.to(device);
+  auto out = x.to(device, x.is_floating_point() ? dtype : x.scalar_type());
   return channels_last && out.dim() == 4 ? out.contiguous(torch::MemoryFormat::ChannelsLast) : out;
 }
 

@@ -20,7 +20,9 @@ BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, const Transform
   std::mt19937_64 rng(options_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) + 1);
   if (options_.shuffle) std::shuffle(order_.begin(), order_.end(), rng);
   transform_->draw_epoch(rng, n);
-  num_batches_ = options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+  positions_ = shard_positions(n, options_.rank, options_.world_size, options_.pad);
+  const int64_t m = static_cast<int64_t>(positions_.size());
+  num_batches_ = options_.drop_last ? m / options_.batch_size : (m + options_.batch_size - 1) / options_.batch_size;
   prefetch();
 }
 
@@ -48,8 +50,9 @@ std::optional<Batch> BatchLoader::next() {
 
 Batch BatchLoader::make_batch(int64_t index) const {
   const int64_t begin = index * options_.batch_size;
-  const int64_t count = std::min(options_.batch_size, dataset_->size() - begin);
-  std::vector<int64_t> indices(order_.begin() + begin, order_.begin() + begin + count);
+  const int64_t count = std::min(options_.batch_size, static_cast<int64_t>(positions_.size()) - begin);
+  std::vector<int64_t> indices(count);
+  for (int64_t b = 0; b < count; ++b) indices[b] = order_[positions_[begin + b]];
   const auto examples = dataset_->get_batch(indices);
   const auto& s = output_shape_;
   auto inputs = torch::empty({count, s.channels, s.height, s.width}, torch::kFloat32);
@@ -60,7 +63,7 @@ Batch BatchLoader::make_batch(int64_t index) const {
     const auto& ex = examples[b];
     TORCH_CHECK(ex.shape.numel() == input_shape_.numel(), "example ", indices[b], " has shape ", ex.shape.str(),
                 ", the dataset's is ", input_shape_.str());
-    transform_->apply(ex.pixels, ex.shape, begin + b, out + b * s.numel());
+    transform_->apply(ex.pixels, ex.shape, positions_[begin + b], out + b * s.numel());  // the position's own draw
     labels[b] = examples[b].label;
   }
   return {inputs, targets};

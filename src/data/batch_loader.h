@@ -18,6 +18,7 @@
 
 #include "eshift/data/batch.h"
 #include "eshift/data/dataset.h"
+#include "eshift/data/sampler.h"
 
 namespace eshift {
 
@@ -28,6 +29,11 @@ struct LoaderOptions {
   uint64_t seed = 0;
   int workers = 1;         // batches prepared ahead, each on its own thread (memory: workers batches);
                            // 1: the next batch is prepared while the model trains on this one
+  // A data-parallel process's share of the order (data/sampler.h): rank `rank` of `world_size`,
+  // padded to equal shares for training; batch_size is then this process's part of the global batch.
+  int rank = 0;
+  int world_size = 1;
+  bool pad = true;
 };
 
 class BatchLoader {
@@ -53,7 +59,8 @@ class BatchLoader {
   std::unique_ptr<Transform> transform_;
   LoaderOptions options_;
   ImageShape input_shape_, output_shape_;
-  std::vector<int64_t> order_;
+  std::vector<int64_t> order_;      // the epoch's order of the whole dataset
+  std::vector<int64_t> positions_;  // this process's positions in it (data/sampler.h)
   int64_t num_batches_ = 0;
   int64_t next_ = 0;        // the next batch next() returns
   int64_t requested_ = 0;   // batches handed to workers so far

@@ -4,6 +4,7 @@
 
 #include "eshift/nn/batch_norm_act.h"
 #include "eshift/nn/normalized_layers.h"
+#include "eshift/nn/sync_batch_norm.h"
 
 namespace eshift {
 
@@ -27,7 +28,25 @@ torch::nn::AnyModule make_norm(const ModelSpec& spec, int64_t channels) {
   return torch::nn::AnyModule(torch::nn::BatchNorm2d(channels));
 }
 
+namespace {
+// BatchNorm in training mode with statistics over every process (--sync-bn), when set
+torch::nn::BatchNorm2dImpl* synchronized(torch::nn::AnyModule& norm) {
+  if (!batch_norm_sync()) return nullptr;
+  auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(norm.ptr().get());
+  return bn != nullptr && bn->is_training() ? bn : nullptr;
+}
+}  // namespace
+
+torch::Tensor apply_norm(torch::nn::AnyModule& norm, const torch::Tensor& x) {
+  if (auto* bn = synchronized(norm)) return sync_batch_norm(*bn, x, batch_norm_sync());
+  return norm.forward(x);
+}
+
 torch::Tensor norm_relu(torch::nn::AnyModule& norm, const torch::Tensor& x, const torch::Tensor& residual) {
+  if (auto* bn = synchronized(norm)) {
+    auto y = sync_batch_norm(*bn, x, batch_norm_sync());
+    return torch::relu(residual.defined() ? y + residual : y);
+  }
   if (auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(norm.ptr())) return batch_norm_act(*bn, x, residual);
   auto y = norm.forward(x);
   return torch::relu(residual.defined() ? y + residual : y);

@@ -44,7 +44,7 @@ class BasicBlockImpl : public torch::nn::Module {
   }
   torch::Tensor forward(torch::Tensor x) {
     auto y = norm_relu(norm1_, conv1_.forward(x));
-    auto shortcut = short_conv_.is_empty() ? x : short_norm_.forward(short_conv_.forward(x));
+    auto shortcut = short_conv_.is_empty() ? x : apply_norm(short_norm_, short_conv_.forward(x));
     return norm_relu(norm2_, conv2_.forward(y), shortcut);
   }
 
@@ -75,7 +75,7 @@ class BottleneckImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x) {
     auto y = norm_relu(norm1_, conv1_.forward(x));
     y = norm_relu(norm2_, conv2_.forward(y));
-    auto shortcut = short_conv_.is_empty() ? x : short_norm_.forward(short_conv_.forward(x));
+    auto shortcut = short_conv_.is_empty() ? x : apply_norm(short_norm_, short_conv_.forward(x));
     return norm_relu(norm3_, conv3_.forward(y), shortcut);
   }
 

@@ -2,6 +2,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -140,6 +142,10 @@ CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model
   if (!(info.spec == expected))
     throw CheckpointError(path + ": checkpoint is for model " + info.spec.to_json() + ", not for " + expected.to_json());
   try {
+    // LibTorch's archive reader keeps the parameter's dtype and misreads a float64 tensor into a
+    // float32 one: a --dtype float64 run's model is made float64 first
+    const auto config = nlohmann::json::parse(info.config_json.empty() ? "{}" : info.config_json, nullptr, false);
+    if (config.is_object() && config.value("dtype", std::string("float32")) == "float64") model.to(torch::kDouble);
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
     model.load(model_archive);

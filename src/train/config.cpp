@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -67,6 +68,11 @@ void TrainConfig::validate() const {
   check(on_nonfinite == "stop" || on_nonfinite == "skip", "unknown --on-nonfinite '" + on_nonfinite + "' (stop or skip)");
   check(probe_every >= 0, "--probe-every must be >= 0");
   check(amp == "off" || amp == "fp16" || amp == "bf16", "unknown --amp '" + amp + "' (off, fp16 or bf16)");
+  check(dtype == "float32" || dtype == "float64", "unknown --dtype '" + dtype + "' (float32 or float64)");
+  check(amp == "off" || dtype == "float32", "--amp " + amp + " needs --dtype float32 (mixed precision keeps float32 weights)");
+  check(dist_timeout >= 1, "--dist-timeout must be >= 1 second");
+  check(std::isfinite(bucket_mb) && bucket_mb > 0 && bucket_mb <= 4096, "--bucket-mb must be in (0, 4096], got " + str(bucket_mb));
+  check(dist_check_every >= 0, "--dist-check-every must be >= 0");
 }
 
 std::string TrainConfig::resolved_data_dir() const {
@@ -104,6 +110,12 @@ std::string TrainConfig::to_json() const {
   j["seed"] = seed;
   j["device"] = device;
   j["amp"] = amp;
+  j["dtype"] = dtype;
+  j["sync_bn"] = sync_bn;
+  j["dist_timeout"] = dist_timeout;
+  j["bucket_mb"] = bucket_mb;
+  j["dist_overlap"] = dist_overlap;
+  j["dist_check_every"] = dist_check_every;
   j["channels_last"] = channels_last;
   j["probe_every"] = probe_every;
   j["keep_checkpoints"] = keep_checkpoints;
@@ -114,7 +126,10 @@ std::string TrainConfig::to_json() const {
 
 namespace {
 const std::set<std::string> kMeaningless = {"device", "channels_last", "probe_every", "keep_checkpoints",
-                                            "on_nonfinite", "history"};
+                                            "on_nonfinite", "dist_timeout", "bucket_mb", "dist_overlap",
+                                            "dist_check_every", "history"};
+// Settings added after runs were already stored: missing from an older config.json means this value.
+const std::map<std::string, std::string> kAddedLater = {{"dtype", "\"float32\""}, {"sync_bn", "false"}};
 
 // name → value text, nested objects flattened to "outer.inner".
 void flatten(const nlohmann::json& j, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
@@ -137,7 +152,8 @@ std::vector<SettingChange> meaning_changes(const std::string& before_json, const
   auto value_in = [](const auto& settings, const std::string& name) -> std::string {
     for (const auto& [n, v] : settings)
       if (n == name) return v;
-    return "null";
+    const auto later = kAddedLater.find(name);
+    return later != kAddedLater.end() ? later->second : "null";
   };
   std::vector<SettingChange> out;
   std::set<std::string> seen;

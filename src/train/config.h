@@ -12,6 +12,13 @@
 
 namespace eshift {
 
+// Debug builds compare the parameters across ranks every 50 steps; release builds when asked.
+#ifdef NDEBUG
+constexpr int kDefaultDistCheckEvery = 0;
+#else
+constexpr int kDefaultDistCheckEvery = 50;
+#endif
+
 struct TrainConfig {
   ModelSpec model;                       // in_channels / num_classes are taken from the data
   std::string data = kDefaultDataset;    // dataset name (data/registry.h)
@@ -31,6 +38,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   std::string device = "cpu";
   std::string amp = "off";               // mixed precision: off | fp16 | bf16 (train/mixed_precision.h)
+  std::string dtype = "float32";         // parameters and computation: float32 | float64 (rounding-level checks)
   bool channels_last = true;             // NHWC parameters and batches (faster convs/BN on CPU)
   std::string out_dir;                   // empty: write nothing
   bool resume = false;                   // continue from out_dir/checkpoint.pt
@@ -39,6 +47,13 @@ struct TrainConfig {
   int keep_checkpoints = 2;              // per-epoch checkpoints kept (train/run_checkpoints.h)
   std::string on_nonfinite = "stop";     // a non-finite loss or gradient: stop | skip (the step, counted)
   std::string history = "[]";            // JSON array: the settings each resume changed
+  // data parallelism (WORLD_SIZE > 1: torchrun or `eshift launch`; distributed/data_parallel.h);
+  // batch_size is the global batch, each of the W processes takes batch_size / W of it
+  bool sync_bn = false;                  // BatchNorm statistics over all processes
+  int dist_timeout = 300;                // seconds a rank waits for the others (rendezvous, collectives)
+  double bucket_mb = 25;                 // gradient all-reduce buckets (MiB)
+  bool dist_overlap = true;              // all-reduce buckets during backward (false: after it, to measure)
+  int dist_check_every = kDefaultDistCheckEvery;  // steps between bit-identity checks across ranks (0: never)
   std::string label = "train";           // prefix of progress lines
   int probe_every = 50;                  // probe weights/gradients every k steps (0 = never)
 
@@ -54,8 +69,9 @@ struct SettingChange {
 };
 
 // The settings that differ between two config.json texts, leaving out those that do not change
-// what the run computes: device, channels_last, probe_every, keep_checkpoints, on_nonfinite, and
-// the history itself.
+// what the run computes: device, channels_last, probe_every, keep_checkpoints, on_nonfinite, the
+// data-parallel transport (dist_timeout, bucket_mb, dist_overlap, dist_check_every) and the history
+// itself. A setting missing from an older run's configuration counts as its default.
 std::vector<SettingChange> meaning_changes(const std::string& before_json, const std::string& after_json);
 
 // Every setting name of a config.json text (what --resume-override accepts).

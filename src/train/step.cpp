@@ -7,10 +7,12 @@
 namespace eshift {
 
 StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& optimizer, ExecutionPolicy& policy,
-                      const Batch& batch, const GradientHook& gradient_hook, const GradientHook& before_update) {
+                      const Batch& batch, const GradientHook& gradient_hook, const GradientHook& before_update,
+                      const AfterBackward& after_backward) {
   auto [output, loss] = policy.forward(model, task, batch);
   optimizer.zero_grad();
   policy.backward(loss);
+  if (after_backward) after_backward(loss);
   if (gradient_hook) gradient_hook();
   if (!policy.skips_overflowing_steps()) {
     auto where = first_nonfinite(model, loss);
@@ -40,12 +42,21 @@ std::string first_nonfinite(Model& model, const torch::Tensor& loss) {
 
 Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> data, const Transform& transform,
                  const ExecutionPolicy& policy, int64_t batch_size) {
+  return evaluate_sums(model, task, std::move(data), transform, policy, batch_size).means();
+}
+
+MetricSums evaluate_sums(Model& model, const Task& task, std::shared_ptr<const Dataset> data,
+                         const Transform& transform, const ExecutionPolicy& policy, int64_t batch_size, int rank,
+                         int world_size) {
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
   LoaderOptions options;
   options.batch_size = batch_size;
   options.shuffle = false;
+  options.rank = rank;
+  options.world_size = world_size;
+  options.pad = false;  // a repeated example would count twice
   BatchLoader loader(std::move(data), transform, options, 0);
   MetricSums sums(task.metrics());
   while (auto batch = loader.next()) {
@@ -53,7 +64,7 @@ Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> 
     task.measure(policy.infer(model, placed.inputs), placed, std::nullopt, sums);
   }
   model.train(was_training);
-  return sums.means();
+  return sums;
 }
 
 }  // namespace eshift

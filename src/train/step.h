@@ -1,6 +1,7 @@
 #pragma once
 // One training step and one evaluation pass, for any model, task and execution policy:
-//   forward + loss (policy) → zero_grad → backward (policy) → gradient hook
+//   forward + loss (policy) → zero_grad → backward (policy) → after_backward (data parallelism)
+//     → gradient hook
 //     → non-finite check (loss and every gradient; under float16 loss scaling only the loss, after
 //       the scaler, which skips overflowing steps itself)
 //     → step (policy: gradients made what the optimizer uses → before_update → optimizer step)
@@ -23,6 +24,9 @@
 namespace eshift {
 
 using GradientHook = std::function<void()>;
+// Runs right after backward, before the gradient hook, and may replace the loss (data parallelism:
+// averages the gradients and the loss over the processes).
+using AfterBackward = std::function<void(torch::Tensor& loss)>;
 
 struct StepResult {
   torch::Tensor output;   // the model's output for the batch
@@ -37,10 +41,15 @@ std::string first_nonfinite(Model& model, const torch::Tensor& loss);
 // One step on a batch already placed by the policy.
 StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& optimizer, ExecutionPolicy& policy,
                       const Batch& batch, const GradientHook& gradient_hook = {},
-                      const GradientHook& before_update = {});
+                      const GradientHook& before_update = {}, const AfterBackward& after_backward = {});
 
 // The task's metrics over a whole dataset in eval mode, in order, batches of `batch_size`.
 Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> data, const Transform& transform,
                  const ExecutionPolicy& policy, int64_t batch_size);
+// Their sums over rank `rank`'s share of the dataset (every world_size-th example, unpadded,
+// data/sampler.h): the ranks' sums add up to the whole dataset's.
+MetricSums evaluate_sums(Model& model, const Task& task, std::shared_ptr<const Dataset> data,
+                         const Transform& transform, const ExecutionPolicy& policy, int64_t batch_size, int rank = 0,
+                         int world_size = 1);
 
 }  // namespace eshift

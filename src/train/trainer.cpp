@@ -33,20 +33,46 @@ TrainConfig prepared(TrainConfig config) {
   return config;
 }
 
-std::unique_ptr<ExecutionPolicy> policy_of(const TrainConfig& config) {
-  return make_execution_policy(config.amp, Placement{parse_device(config.device), config.channels_last});
+std::unique_ptr<ExecutionPolicy> policy_of(const TrainConfig& config, const DistEnvironment& dist) {
+  // a data-parallel process on a GPU machine uses the GPU of its local rank
+  const std::string device = config.device == "cuda" && dist.distributed() ? "cuda:" + std::to_string(dist.local_rank)
+                                                                            : config.device;
+  return make_execution_policy(config.amp,
+                               Placement{parse_device(device), config.channels_last, parse_dtype(config.dtype)});
 }
 }  // namespace
 
 // ---------------------------------------------------------------- set up
-Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::unique_ptr<ExecutionPolicy> policy)
-    : config_(prepared(std::move(config))), task_(std::move(task)),
-      policy_(policy ? std::move(policy) : policy_of(config_)) {
+Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::unique_ptr<ExecutionPolicy> policy,
+                 DistEnvironment dist)
+    : config_(prepared(std::move(config))), dist_(std::move(dist)), task_(std::move(task)),
+      policy_(policy ? std::move(policy) : policy_of(config_, dist_)) {
+  if (config_.batch_size % dist_.world_size != 0)
+    throw std::invalid_argument("--batch-size " + std::to_string(config_.batch_size) + " (the global batch) is not divisible by WORLD_SIZE " +
+                                std::to_string(dist_.world_size));
   set_up_data();
   set_up_model();
   print_header();
   set_up_output();
+  set_up_data_parallel();
   probe_ = std::make_unique<Probe>(params_, config_.decay.mineps);
+}
+
+void Trainer::set_up_data_parallel() {
+  if (!dist_.distributed()) return;
+  auto communicator = std::make_shared<Communicator>(dist_, std::chrono::seconds(config_.dist_timeout),
+                                                     policy_->placement().device);
+  DataParallelOptions options;
+  options.bucket_bytes = static_cast<int64_t>(config_.bucket_mb * (1 << 20));
+  options.overlap = config_.dist_overlap;
+  options.sync_bn = config_.sync_bn;
+  options.check_every = config_.dist_check_every;
+  data_parallel_ = std::make_unique<DataParallel>(communicator, *model_, options);
+  std::cout << "data parallel: " << dist_.world_size << " processes (" << communicator->backend() << ", rendezvous "
+            << dist_.master_addr << ":" << dist_.master_port << "), batch " << config_.batch_size / dist_.world_size
+            << " per process, BatchNorm statistics " << (config_.sync_bn ? "synchronized" : "per process")
+            << (config_.dist_check_every > 0 ? ", parameters compared every " + std::to_string(config_.dist_check_every) + " steps" : "")
+            << "\n" << std::flush;
 }
 
 void Trainer::set_up_data() {
@@ -115,11 +141,12 @@ void Trainer::set_up_output() {
   if (config_.out_dir.empty()) return;
   checkpoints_ = std::make_unique<RunCheckpoints>(config_.out_dir, config_.keep_checkpoints);
   if (config_.resume || !config_.resume_from.empty()) {
-    resume_run();
+    resume_run();  // every rank loads the checkpoint (a multi-machine run needs --out on a shared file system)
   } else if (std::filesystem::exists(checkpoints_->latest()) || !checkpoints_->epochs().empty()) {
     throw std::invalid_argument(config_.out_dir + " already holds a run (checkpoint.pt): use --resume to "
                                 "continue it or choose another --out");
   }
+  if (!writes_files()) return;  // rank 0 writes the run's files
   std::filesystem::create_directories(config_.out_dir);
   checkpoints_->remove_stale_temporaries();
   if (!resumed_from_.empty()) checkpoints_->restart_from(resumed_from_, start_epoch_);
@@ -191,9 +218,11 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
   optimizer_->set_lr(lr);
   model_->train();
   LoaderOptions options;
-  options.batch_size = config_.batch_size;
+  options.batch_size = config_.batch_size / dist_.world_size;  // this process's part of the global batch
   options.drop_last = true;  // as the reference: a partial last batch is skipped
   options.seed = config_.seed;
+  options.rank = dist_.rank;
+  options.world_size = dist_.world_size;
   BatchLoader loader(train_set_, *train_transform_, options, epoch);
   bar_ = std::make_unique<ProgressBar>(
       config_.label + " " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs), loader.num_batches());
@@ -205,8 +234,12 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
     const auto placed = policy_->place(*batch);
     const auto out = train_step(
         *model_, *task_, *optimizer_, *policy_, placed, [&] { for (auto& hook : gradient_hooks_) hook(); },
-        [&] { if (probing) probe_->before_step(); });  // the gradients the step will use
+        [&] { if (probing) probe_->before_step(); },  // the gradients the step will use
+        [&](torch::Tensor& loss) {  // the mean over the ranks, and whether any rank asked to stop
+          if (data_parallel_) stop_agreed_ = data_parallel_->after_backward(loss, g_stop_requested);
+        });
     fault_point("step");
+    if (data_parallel_) data_parallel_->check_identical(global_step);
     if (!out.nonfinite.empty()) {
       ++nonfinite_in_a_row_;
       const std::string what = out.nonfinite + " is not finite (loss " + std::to_string(out.loss) + ") at epoch " +
@@ -236,8 +269,8 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
       result.probes.push_back(probe_->after_step(global_step, epoch + 1, lr));
       if (log_) log_->probe(result.probes.back());
     }
-    bar_->update(++step, sums.means(), sums.examples());
-    if (g_stop_requested) {
+    bar_->update(++step, sums.means(), sums.examples() * dist_.world_size);  // img/s of all ranks
+    if (data_parallel_ ? stop_agreed_ : g_stop_requested.load()) {
       result.interrupted = true;
       result.stop_message = "interrupted in epoch " + std::to_string(epoch + 1) +
                             "; the last checkpoint holds epoch " + std::to_string(epoch);
@@ -246,15 +279,23 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
     }
   }
   record.step = int64_t(epoch + 1) * loader.num_batches();
+  if (data_parallel_) sums.set_totals(data_parallel_->sum(sums.totals()));  // over every rank's examples
   record.train = sums.means();
   record.extras = policy_->stats();
+  if (data_parallel_) record.extras.emplace_back("allreduce_wait_seconds", data_parallel_->take_wait_seconds());
   if (config_.on_nonfinite == "skip") record.extras.emplace_back("nonfinite_skipped_steps", nonfinite_skipped_);
   nonfinite_skipped_ = 0;  // per epoch: a resumed run logs what an uninterrupted one does
   return true;
 }
 
 Metrics Trainer::evaluate() {
-  return eshift::evaluate(*model_, *task_, eval_set_, *eval_transform_, *policy_, config_.eval_batch_size);
+  if (!data_parallel_)
+    return eshift::evaluate(*model_, *task_, eval_set_, *eval_transform_, *policy_, config_.eval_batch_size);
+  data_parallel_->broadcast_buffers();  // rank 0's BatchNorm statistics, as the checkpoint holds them
+  auto sums = evaluate_sums(*model_, *task_, eval_set_, *eval_transform_, *policy_, config_.eval_batch_size,
+                            dist_.rank, dist_.world_size);
+  sums.set_totals(data_parallel_->sum(sums.totals()));
+  return sums.means();
 }
 
 void Trainer::end_epoch(EpochRecord& record, TrainResult& result) {

@@ -11,6 +11,13 @@
 // a run exactly: a resumed run ends with the weights of an uninterrupted one. A resume refuses
 // settings that change the run's meaning unless --resume-override names them; the changes are
 // recorded in config.json's "history".
+//
+// Data parallelism (distributed/data_parallel.h): given a DistEnvironment with WORLD_SIZE > 1, the
+// trainer connects to the other processes after checking its data, takes rank 0's initial (or
+// resumed) state, trains on its shard of every epoch (batch_size / W per process), averages the
+// gradients and the loss after backward, and adds up the metric sums; only rank 0 writes the run's
+// files. All ranks agree on stopping (a signal, divergence), so none waits for a step the others
+// do not take.
 #include <torch/torch.h>
 
 #include <atomic>
@@ -20,6 +27,8 @@
 
 #include "eshift/core/metrics.h"
 #include "eshift/data/dataset.h"
+#include "eshift/distributed/data_parallel.h"
+#include "eshift/distributed/environment.h"
 #include "eshift/models/model.h"
 #include "eshift/nn/param_roles.h"
 #include "eshift/observe/metrics_log.h"
@@ -63,7 +72,8 @@ class Trainer {
   // Sets the run up (throws std::invalid_argument, DataError or CheckpointError before anything is
   // written when the flags, the data or the checkpoint are wrong). Without a policy: full
   // precision on config.device, channels-last as config.channels_last says.
-  Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::unique_ptr<ExecutionPolicy> policy = nullptr);
+  Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::unique_ptr<ExecutionPolicy> policy = nullptr,
+          DistEnvironment dist = {});
   // Runs the remaining epochs.
   TrainResult run();
 
@@ -80,6 +90,8 @@ class Trainer {
   void set_up_data();
   void set_up_model();
   void set_up_output();
+  void set_up_data_parallel();  // connects to the other ranks, takes rank 0's state
+  bool writes_files() const { return dist_.rank == 0 && !config_.out_dir.empty(); }
   void resume_run();  // loads the checkpoint, checks and records the changed settings
   void print_header() const;
   // Trains one epoch; false when it stopped early (result says why).
@@ -87,6 +99,7 @@ class Trainer {
   void end_epoch(EpochRecord& record, TrainResult& result);
 
   TrainConfig config_;
+  DistEnvironment dist_;
   std::shared_ptr<const Task> task_;
   std::unique_ptr<ExecutionPolicy> policy_;
   std::shared_ptr<const Dataset> train_set_, eval_set_;
@@ -100,6 +113,8 @@ class Trainer {
   std::unique_ptr<MetricsLog> log_;
   std::unique_ptr<ProgressBar> bar_;  // the epoch in progress
   std::unique_ptr<RunCheckpoints> checkpoints_;
+  std::unique_ptr<DataParallel> data_parallel_;  // WORLD_SIZE > 1
+  bool stop_agreed_ = false;                     // every rank stops after this step
   std::string resumed_from_;  // the checkpoint this run continues (made the latest before training)
   int start_epoch_ = 0;
   LossWatch loss_watch_;

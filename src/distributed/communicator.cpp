@@ -1,0 +1,272 @@
+#include "eshift/distributed/communicator.h"
+
+// ProcessGroupGloo.hpp compiles only with USE_C10D_GLOO (pip's LibTorch defines it, Debian's does not)
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO
+#endif
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if defined(ESHIFT_NCCL)
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include <torch/version.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <thread>
+
+namespace eshift {
+
+namespace {
+std::string first_line_of(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  if (line.size() > 300) line = line.substr(0, 300) + "…";
+  return line;
+}
+
+std::string seconds(std::chrono::milliseconds t) {
+  std::ostringstream s;
+  s << t.count() / 1000.0 << " s";
+  return s.str();
+}
+
+std::string world_key(int rank) { return "eshift/world_size/" + std::to_string(rank); }
+std::string failed_key(int rank) { return "eshift/failed/" + std::to_string(rank); }
+std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+// c10d logs each socket failure of the rendezvous to stderr (through glog in Debian's LibTorch)
+// before it throws the same text; while connecting, fd 2 goes to /dev/null so that the error is one line.
+class QuietStderr {
+ public:
+  QuietStderr() : saved_(dup(2)) {
+    const int null = open("/dev/null", O_WRONLY);
+    if (saved_ >= 0 && null >= 0) dup2(null, 2);
+    if (null >= 0) close(null);
+  }
+  ~QuietStderr() {
+    if (saved_ < 0) return;
+    dup2(saved_, 2);
+    close(saved_);
+  }
+  QuietStderr(const QuietStderr&) = delete;
+  QuietStderr& operator=(const QuietStderr&) = delete;
+
+ private:
+  int saved_;
+};
+
+c10d::ReduceOp c10d_op(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kMin: return c10d::ReduceOp::MIN;
+    case ReduceOp::kMax: return c10d::ReduceOp::MAX;
+    default: return c10d::ReduceOp::SUM;
+  }
+}
+}  // namespace
+
+// The base class of the process groups: c10d::ProcessGroup in LibTorch 1.x, c10d::Backend in 2.x
+// (the one c10d difference eshift meets; kept here rather than in core/torch_compat.h, which does
+// not include the c10d headers).
+#if TORCH_VERSION_MAJOR >= 2
+using GroupBase = c10d::Backend;
+#else
+using GroupBase = c10d::ProcessGroup;
+#endif
+
+struct Communicator::State {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<GroupBase> group;
+  std::string backend;
+};
+
+Communicator::Communicator(const DistEnvironment& env, std::chrono::milliseconds timeout, torch::Device device)
+    : env_(env), timeout_(timeout), state_(std::make_unique<State>()) {
+  const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
+  // the rendezvous: rank 0 serves the store, every rank (rank 0 too) is its client
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<uint16_t>(env.master_port);
+  options.isServer = env.rank == 0;
+  options.waitWorkers = false;  // joining is checked below, with messages that name the ranks
+  options.timeout = timeout;
+  QuietStderr quiet;
+  try {
+    state_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+  } catch (const std::exception& e) {
+    const std::string reason = first_line_of(e.what());
+    if (env.rank == 0 && (reason.find("in use") != std::string::npos || reason.find("bind") != std::string::npos))
+      throw DistributedError("rank 0 cannot serve the rendezvous on " + where + ": the port is in use (choose another MASTER_PORT / --master-port): " + reason);
+    if (env.rank == 0)
+      throw DistributedError("rank 0 cannot serve the rendezvous on " + where + " (MASTER_ADDR/MASTER_PORT): " + reason);
+    throw DistributedError(env.describe() + " cannot reach the rendezvous at " + where + " within --dist-timeout " +
+                           seconds(timeout) + " (is rank 0 running? MASTER_ADDR/MASTER_PORT): " + reason);
+  }
+  auto& store = *state_->store;
+
+  // every rank states its WORLD_SIZE; all must agree with rank 0's, and all must join in time
+  try {
+    if (store.add("eshift/rank_claimed/" + std::to_string(env.rank), 1) > 1)
+      throw DistributedError("two processes have RANK " + std::to_string(env.rank) + " (rendezvous at " + where + ")");
+    store.set(world_key(env.rank), bytes(std::to_string(env.world_size)));
+    if (env.rank == 0) {
+      std::vector<std::string> keys;
+      for (int r = 1; r < env.world_size; ++r) keys.push_back(world_key(r));
+      const auto deadline = std::chrono::steady_clock::now() + timeout;
+      while (!store.check(keys)) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          std::string missing;
+          for (int r = 1; r < env.world_size; ++r)
+            if (!store.check({world_key(r)})) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+          throw DistributedError("rank(s) " + missing + " of WORLD_SIZE " + std::to_string(env.world_size) +
+                                 " did not join the rendezvous at " + where + " within --dist-timeout " + seconds(timeout));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      for (int r = 1; r < env.world_size; ++r) {
+        const auto value = store.get(world_key(r));
+        const std::string theirs(value.begin(), value.end());
+        if (theirs != std::to_string(env.world_size))
+          throw DistributedError("rank " + std::to_string(r) + " has WORLD_SIZE " + theirs + " but rank 0 has " +
+                                 std::to_string(env.world_size));
+      }
+    } else {
+      store.wait({world_key(0)}, timeout);
+      const auto value = store.get(world_key(0));
+      const std::string theirs(value.begin(), value.end());
+      if (theirs != std::to_string(env.world_size))
+        throw DistributedError("WORLD_SIZE " + std::to_string(env.world_size) + " of " + env.describe() +
+                               " differs from rank 0's WORLD_SIZE " + theirs);
+    }
+  } catch (const DistributedError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw DistributedError(env.describe() + ": the rendezvous at " + where + " did not complete within --dist-timeout " +
+                           seconds(timeout) + ": " + first_line_of(e.what()));
+  }
+
+  auto prefixed = c10::make_intrusive<c10d::PrefixStore>("eshift/group", state_->store);
+  try {
+    if (device.is_cuda()) {
+#if defined(ESHIFT_NCCL)
+      auto nccl = c10d::ProcessGroupNCCL::Options::create();
+      nccl->timeout = timeout;
+      state_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, env.rank, env.world_size, nccl);
+      state_->backend = "nccl";
+#else
+      throw DistributedError("this LibTorch has no NCCL process group: a distributed --device cuda run needs a CUDA "
+                             "LibTorch built with NCCL (pip's torch: make test-torch2)");
+#endif
+    } else {
+      auto gloo = c10d::ProcessGroupGloo::Options::create();
+      gloo->timeout = timeout;
+      // GLOO_SOCKET_IFNAME=eth0[,eth1]: the interfaces to use (as PyTorch reads it); else the
+      // address the host name resolves to, or loopback
+      const char* interfaces = std::getenv("GLOO_SOCKET_IFNAME");
+      if (interfaces != nullptr && *interfaces != '\0') {
+        std::stringstream list(interfaces);
+        for (std::string name; std::getline(list, name, ',');)
+          if (!name.empty()) gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+      } else {
+        gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+      }
+      state_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, env.rank, env.world_size, gloo);
+      state_->backend = "gloo";
+    }
+  } catch (const DistributedError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw DistributedError(env.describe() + ": connecting the process group failed (GLOO_SOCKET_IFNAME chooses the network interface): " +
+                           first_line_of(e.what()));
+  }
+}
+
+Communicator::~Communicator() {
+  // after a failure the group is abandoned (its destructor could wait for a dead peer)
+  if (state_ && state_->group) (void)state_->group.release();
+}
+
+std::string Communicator::backend() const { return state_->backend; }
+
+Communicator::Waiter Communicator::all_reduce_async(torch::Tensor tensor, const std::string& what, ReduceOp op) {
+  TORCH_CHECK(tensor.is_contiguous(), "all-reduce of a non-contiguous tensor");
+  std::vector<torch::Tensor> tensors{tensor};
+  c10d::AllreduceOptions options;
+  options.reduceOp = c10d_op(op);
+  try {
+    auto work = state_->group->allreduce(tensors, options);
+    return [this, work, what]() {
+      try {
+        work->wait();
+      } catch (const std::exception& e) {
+        fail(what, e.what());
+      }
+    };
+  } catch (const std::exception& e) {
+    fail(what, e.what());
+  }
+}
+
+void Communicator::all_reduce(torch::Tensor tensor, const std::string& what, ReduceOp op) {
+  all_reduce_async(std::move(tensor), what, op)();
+}
+
+void Communicator::broadcast(const std::vector<torch::Tensor>& tensors, const std::string& what) {
+  torch::NoGradGuard no_grad;
+  // one flat buffer per dtype (Gloo wants contiguous tensors; channels-last parameters are not)
+  std::map<std::pair<int, std::string>, std::vector<torch::Tensor>> groups;
+  for (const auto& t : tensors) groups[{static_cast<int>(t.scalar_type()), t.device().str()}].push_back(t);
+  for (auto& [key, members] : groups) {
+    std::vector<torch::Tensor> flat;
+    for (const auto& t : members) flat.push_back(t.reshape(-1));
+    std::vector<torch::Tensor> buffer{torch::cat(flat)};
+    c10d::BroadcastOptions options;
+    options.rootRank = 0;
+    try {
+      state_->group->broadcast(buffer, options)->wait();
+    } catch (const std::exception& e) {
+      fail(what, e.what());
+    }
+    int64_t offset = 0;
+    for (auto& t : members) {
+      t.copy_(buffer[0].narrow(0, offset, t.numel()).view(t.sizes()));
+      offset += t.numel();
+    }
+  }
+}
+
+void Communicator::barrier(const std::string& what) {
+  all_reduce(torch::zeros({1}, torch::TensorOptions().device(state_->backend == "nccl" ? torch::Device(torch::kCUDA, env_.local_rank) : torch::Device(torch::kCPU))), what);
+}
+
+void Communicator::fail(const std::string& what, const std::string& reason) {
+  // the group is unusable now; ask through the store which ranks still answer: each survivor of
+  // this failure leaves its mark, a rank that died or hangs does not
+  (void)state_->group.release();
+  std::string missing;
+  try {
+    auto& store = *state_->store;
+    store.set(failed_key(env_.rank), bytes("1"));
+    const auto window = std::min(timeout_, std::chrono::milliseconds(5000));
+    const auto deadline = std::chrono::steady_clock::now() + window;
+    for (;;) {
+      missing.clear();
+      for (int r = 0; r < env_.world_size; ++r)
+        if (r != env_.rank && !store.check({failed_key(r)})) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+      if (missing.empty() || std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  } catch (const std::exception&) {
+    missing = "0";  // the store lives in rank 0's process
+  }
+  const std::string who = missing.empty() ? "every rank reports the failure"
+                                          : "rank " + missing + " stopped responding (exited, killed or hanging)";
+  throw DistributedError(env_.describe() + ": " + what + " failed: " + who + " (--dist-timeout " + seconds(timeout_) +
+                         "): " + first_line_of(reason));
+}
+
+}  // namespace eshift
