@@ -8,7 +8,7 @@ DEMO_ARGS ?=
 TORCH2_VENV ?= .venv-torch2
 TORCH2_BUILD_DIR ?= build-torch2
 
-.PHONY: all deps configure build demo test test-torch2 test-sanitize fuzz bench clean
+.PHONY: all deps configure build demo test test-torch2 test-sanitize fuzz bench bench-scaling clean
 
 all: build
 
@@ -53,6 +53,12 @@ bench: deps
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target eshift eshift_micro
 	./$(BUILD_DIR)/eshift_micro --benchmark_min_time=0.5
 	/usr/bin/python3 bench/compare.py $(BENCH_ARGS)
+	/usr/bin/python3 bench/scaling.py
+
+# Data-parallel scaling alone: 2 processes x 1 thread vs 1 process x 2 threads, and the all-reduce
+# wait with and without overlap (bench/scaling.py).
+bench-scaling: build
+	/usr/bin/python3 bench/scaling.py $(SCALING_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(TORCH2_BUILD_DIR) build-sanitize build-fuzz

@@ -7,7 +7,7 @@
 set -euo pipefail
 dir=${1:-.gpu-deps}
 packages=(zlib1g libprotobuf-dev libprotobuf32 libprotobuf-lite32 libprotoc32 protobuf-compiler zlib1g-dev
-          nlohmann-json3-dev libcli11-dev libgtest-dev libboost1.81-dev)
+          nlohmann-json3-dev libcli11-dev libgtest-dev libboost1.81-dev libgloo-dev)
 mkdir -p "$dir/debs" "$dir/fashion-mnist"
 (cd "$dir/debs" && apt-get download "${packages[@]}")
 cp -u /usr/share/datasets/fashion-mnist/*.gz "$dir/fashion-mnist/"

@@ -17,6 +17,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 
 #include "command.h"
@@ -70,8 +71,16 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   try {
-    for (auto& [sub, command] : commands)
-      if (*sub) return command->run();
+    for (auto& [sub, command] : commands) {
+      if (!*sub) continue;
+      // only `train` is data-parallel: any other command started as one of several processes
+      // (torchrun) would run W times over the same files
+      const char* world = std::getenv("WORLD_SIZE");
+      if (world && std::atoi(world) > 1 && sub->get_name() != "train")
+        throw std::invalid_argument("eshift " + sub->get_name() + " runs as one process, but WORLD_SIZE=" + world +
+                                    " is set: only `eshift train` trains data-parallel");
+      return command->run();
+    }
   } catch (const eshift::Interrupted& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "eshift: %s\n", eshift::first_line(e.what()).c_str());

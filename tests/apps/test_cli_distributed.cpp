@@ -111,6 +111,27 @@ TEST(DataParallelCli, AKilledRankStopsTheOtherWithinTheTimeoutNamingIt) {
   EXPECT_LT(seconds, 30) << "start-up, 3 steps, and at most the 10 s timeout";
 }
 
+TEST(DataParallelCli, SigtermToTheLauncherStopsEveryRankAfterTheSameStepAndTheRunResumes) {
+  if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
+  TempDir out, io;
+  const std::string train = " -- train" + kData + " --model resnet8 --train-subset 1280 --test-subset 100 --batch-size 32 "
+                            "--threads 1 --epochs 3 --dist-timeout 20 --out " + out.path;
+  // SIGTERM once the first epoch's checkpoint exists; the launcher forwards it to both ranks, which
+  // agree on the step to stop after (a rank that stopped alone would leave the other waiting: exit 1)
+  const std::string cmd = std::string(ESHIFT_BINARY) + " launch --nproc 2" + train + " > " + (io / "out") + " 2> " +
+                          (io / "err") + " & pid=$!; for i in $(seq 1200); do [ -e " + (out / "checkpoint.pt") +
+                          " ] && break; sleep 0.05; done; kill -TERM $pid; wait $pid; echo $? > " + (io / "rc");
+  std::system(cmd.c_str());
+  EXPECT_EQ(slurp(io / "rc"), "143\n") << slurp(io / "err");
+  EXPECT_EQ(slurp(io / "err").find("error"), std::string::npos) << slurp(io / "err");
+  EXPECT_NE(slurp(io / "out").find("interrupted in epoch"), std::string::npos) << slurp(io / "out");
+  const auto resumed = run("launch --nproc 2" + train + " --resume");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  const auto epochs = metrics(out.path);
+  ASSERT_EQ(epochs.size(), 3u);
+  for (int e = 0; e < 3; ++e) EXPECT_EQ(epochs[e].at("epoch"), e + 1);
+}
+
 TEST(DataParallelCli, LaunchExitsWithTheFailingRanksStatus) {
   if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
   TempDir out;
@@ -133,7 +154,21 @@ TEST(DataParallelCli, BadEnvironmentAndRendezvousAreOneLineErrors) {
                         "rank(s) 1 of WORLD_SIZE 2 did not join the rendezvous at 127.0.0.1:" + std::to_string(port));
   expect_one_line_error(run(train, "WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port)),
                         "rank 1 of 2 cannot reach the rendezvous at 127.0.0.1:" + std::to_string(port));
+  // a port another program listens on
+  const int busy = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  const int taken = free_port();
+  addr.sin_port = htons(taken);
+  ASSERT_EQ(bind(busy, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(busy, 1), 0);
+  expect_one_line_error(run(train, "WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(taken)),
+                        "rank 0 cannot serve the rendezvous on 127.0.0.1:" + std::to_string(taken) + ": the port is in use");
+  close(busy);
   expect_one_line_error(run("launch --nproc 2 -- eval --checkpoint x"), "eshift launch runs `train`");
+  expect_one_line_error(run("eval --checkpoint x", "WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=1"),
+                        "eshift eval runs as one process, but WORLD_SIZE=2 is set");
 }
 
 // Two "machines": network namespaces joined by a veth pair, one rank in each (eshift launch

@@ -81,3 +81,21 @@ TEST(Communicator, MismatchedWorldSizesAreNamed) {
   zero.join();
   EXPECT_NE(message.find("WORLD_SIZE 3 of rank 1 of 3 differs from rank 0's WORLD_SIZE 2"), std::string::npos) << message;
 }
+
+// NCCL, where this LibTorch has it and a GPU is present (scripts/gpu-check.sh): a world of one
+// process, the smoke test of the GPU transport.
+TEST(Communicator, NcclOnOneGpu) {
+#if defined(ESHIFT_NCCL)
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU";
+  Communicator c(eshift::test::rank_env(0, 1, eshift::test::free_port()), std::chrono::seconds(60), torch::kCUDA);
+  EXPECT_EQ(c.backend(), "nccl");
+  auto t = torch::arange(5, torch::TensorOptions().dtype(torch::kFloat).device(torch::kCUDA));
+  c.all_reduce(t, "NCCL all-reduce");
+  EXPECT_TRUE(torch::equal(t.cpu(), torch::arange(5, torch::kFloat)));
+  auto b = torch::ones({2, 3}, torch::TensorOptions().device(torch::kCUDA));
+  c.broadcast({b}, "NCCL broadcast");
+  EXPECT_TRUE(torch::equal(b.cpu(), torch::ones({2, 3})));
+#else
+  GTEST_SKIP() << "this LibTorch has no NCCL process group";
+#endif
+}
