@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Data-parallel scaling on this machine (make bench, or make bench-scaling alone).
 
-Same global batch, same data, same model (WS-ResNet-20 + BN, ε-shifted L2, Fashion-MNIST):
+Same global batch, same data, same model (WS-ResNet-20 + BN, ε-shifted L2, Fashion-MNIST; the
+2-process runs with --bucket-mb 0.25, several buckets for this small model):
   1 process  x 2 threads           eshift train --threads 2
   2 processes x 1 thread (overlap)  eshift launch --nproc 2 -- train --threads 1
   2 processes x 1 thread, all-reduce after backward (--no-dist-overlap)
@@ -30,7 +31,7 @@ def run(binary, mode, args, data_dir):
         if mode == "1x2":
             cmd = [binary, "train"] + flags + ["--threads", "2"]
         else:
-            cmd = [binary, "launch", "--nproc", "2", "--", "train"] + flags + ["--threads", "1"]
+            cmd = [binary, "launch", "--nproc", "2", "--", "train"] + flags + ["--threads", "1", "--bucket-mb", str(args.bucket_mb)]
             if mode == "2x1-no-overlap":
                 cmd.append("--no-dist-overlap")
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -50,6 +51,9 @@ def main():
     p.add_argument("--images", type=int, default=5120)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--model", default="resnet20")
+    # WS-ResNet-20 holds 1.1 MB of float32 parameters: 25 MiB buckets would make one bucket, ready
+    # only at the end of backward, and nothing to overlap
+    p.add_argument("--bucket-mb", type=float, default=0.25)
     args = p.parse_args()
     modes = ["1x2", "2x1", "2x1-no-overlap"]
     results = {m: [] for m in modes}
@@ -59,7 +63,7 @@ def main():
             results[m].append(run(args.binary, m, args, args.data_dir))
         print(f"repetition {rep + 1}: " + ", ".join(f"{m} {results[m][-1][0]:.0f} img/s" for m in modes), flush=True)
     print(f"\n{args.model}, batch {args.batch} (global), {args.images} images, {os.cpu_count()} cores, "
-          f"median of {args.reps} (min-max):")
+          f"buckets {args.bucket_mb} MiB, median of {args.reps} (min-max):")
     print("| configuration | img/s | waiting on all-reduce after backward |")
     print("|---|---|---|")
     for m in modes:

@@ -88,10 +88,10 @@ struct Communicator::State {
 Communicator::Communicator(const DistEnvironment& env, std::chrono::milliseconds timeout, torch::Device device)
     : env_(env), timeout_(timeout), state_(std::make_unique<State>()) {
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
-  // the rendezvous: rank 0 serves the store, every rank (rank 0 too) is its client
+  // the rendezvous: rank 0 (or torchrun's agent) serves the store, every rank is its client
   c10d::TCPStoreOptions options;
   options.port = static_cast<uint16_t>(env.master_port);
-  options.isServer = env.rank == 0;
+  options.isServer = env.rank == 0 && !env.launcher_serves_store;  // torchrun's agent may serve it
   options.waitWorkers = false;  // joining is checked below, with messages that name the ranks
   options.timeout = timeout;
   QuietStderr quiet;

@@ -36,6 +36,8 @@ DistEnvironment read_dist_environment(const GetEnv& getenv) {
     throw std::invalid_argument("MASTER_ADDR is not set (a distributed run needs RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT)");
   env.master_addr = addr;
   env.master_port = integer(getenv, "MASTER_PORT", 1, 65535, true, 0);
+  const char* agent_store = getenv("TORCHELASTIC_USE_AGENT_STORE");
+  env.launcher_serves_store = agent_store != nullptr && std::string(agent_store) == "True";
   return env;
 }
 

@@ -2,6 +2,8 @@
 // Who this process is in a data-parallel run, read from the environment as torchrun sets it (and
 // `eshift launch`): RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT.
 // Without WORLD_SIZE (or with WORLD_SIZE=1) the process runs alone and the others are ignored.
+// torchrun's agent serves the rendezvous store itself and says so with
+// TORCHELASTIC_USE_AGENT_STORE=True: then rank 0 connects to it as a client, like the others.
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -15,6 +17,7 @@ struct DistEnvironment {
   int local_world_size = 1;  // processes on this machine
   std::string master_addr;   // where rank 0 listens for the rendezvous (its TCPStore)
   int master_port = 0;
+  bool launcher_serves_store = false;  // TORCHELASTIC_USE_AGENT_STORE=True (torchrun)
 
   bool distributed() const { return world_size > 1; }
   // "rank 1 of 4" (for messages)

@@ -43,6 +43,10 @@ TEST(DistEnvironment, ReadsWhatTorchrunSets) {
   EXPECT_EQ(env.local_world_size, 4);
   EXPECT_EQ(env.master_addr, "10.0.0.2");
   EXPECT_EQ(env.master_port, 29500);
+  EXPECT_FALSE(env.launcher_serves_store);
+  EXPECT_TRUE(read({{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"MASTER_ADDR", "a"}, {"MASTER_PORT", "1"},
+                    {"TORCHELASTIC_USE_AGENT_STORE", "True"}})
+                  .launcher_serves_store);
   // LOCAL_RANK defaults from RANK
   EXPECT_EQ(read({{"WORLD_SIZE", "2"}, {"RANK", "1"}, {"MASTER_ADDR", "a"}, {"MASTER_PORT", "1"}}).local_rank, 1);
 }

@@ -59,8 +59,12 @@ TEST(GradientReducer, AveragesTheRanksGradientsInEveryBucketLayout) {
       run_ranks(world, [&](int rank, std::shared_ptr<Communicator> c) {
         auto p = parameters();
         GradientReducer reducer(c, p, bucket_bytes, overlap);
-        if (bucket_bytes == 8) EXPECT_EQ(reducer.num_buckets(), 4);  // one parameter each
-        if (bucket_bytes == int64_t(1) << 20) EXPECT_EQ(reducer.num_buckets(), 1);
+        if (bucket_bytes == 8) {
+          EXPECT_EQ(reducer.num_buckets(), 4);  // one parameter each
+        }
+        if (bucket_bytes == int64_t(1) << 20) {
+          EXPECT_EQ(reducer.num_buckets(), 1);
+        }
         for (int step = 0; step < 2; ++step) {  // the buffers are reused from step to step
           for (auto& t : p) t.mutable_grad() = torch::Tensor();
           loss_of(p, rank).backward();
