@@ -40,6 +40,15 @@ std::string world_key(int rank) { return "eshift/world_size/" + std::to_string(r
 std::string failed_key(int rank) { return "eshift/failed/" + std::to_string(rank); }
 std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
 
+// "1, 3": the ranks other than `self` whose key (key_of(rank)) the store does not hold
+template <class KeyOf>
+std::string ranks_without(c10d::Store& store, int world_size, int self, KeyOf key_of) {
+  std::string out;
+  for (int r = 0; r < world_size; ++r)
+    if (r != self && !store.check({key_of(r)})) out += (out.empty() ? "" : ", ") + std::to_string(r);
+  return out;
+}
+
 // c10d logs each socket failure of the rendezvous to stderr (through glog in Debian's LibTorch)
 // before it throws the same text; while connecting, fd 2 goes to /dev/null so that the error is one line.
 class QuietStderr {
@@ -119,9 +128,7 @@ Communicator::Communicator(const DistEnvironment& env, std::chrono::milliseconds
       const auto deadline = std::chrono::steady_clock::now() + timeout;
       while (!store.check(keys)) {
         if (std::chrono::steady_clock::now() > deadline) {
-          std::string missing;
-          for (int r = 1; r < env.world_size; ++r)
-            if (!store.check({world_key(r)})) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+          const std::string missing = ranks_without(store, env.world_size, 0, world_key);
           throw DistributedError("rank(s) " + missing + " of WORLD_SIZE " + std::to_string(env.world_size) +
                                  " did not join the rendezvous at " + where + " within --dist-timeout " + seconds(timeout));
         }
@@ -239,10 +246,6 @@ void Communicator::broadcast(const std::vector<torch::Tensor>& tensors, const st
   }
 }
 
-void Communicator::barrier(const std::string& what) {
-  all_reduce(torch::zeros({1}, torch::TensorOptions().device(state_->backend == "nccl" ? torch::Device(torch::kCUDA, env_.local_rank) : torch::Device(torch::kCPU))), what);
-}
-
 void Communicator::fail(const std::string& what, const std::string& reason) {
   // the group is unusable now; ask through the store which ranks still answer: each survivor of
   // this failure leaves its mark, a rank that died or hangs does not
@@ -254,9 +257,7 @@ void Communicator::fail(const std::string& what, const std::string& reason) {
     const auto window = std::min(timeout_, std::chrono::milliseconds(5000));
     const auto deadline = std::chrono::steady_clock::now() + window;
     for (;;) {
-      missing.clear();
-      for (int r = 0; r < env_.world_size; ++r)
-        if (r != env_.rank && !store.check({failed_key(r)})) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+      missing = ranks_without(store, env_.world_size, env_.rank, failed_key);
       if (missing.empty() || std::chrono::steady_clock::now() > deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

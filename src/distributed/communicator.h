@@ -53,7 +53,6 @@ class Communicator {
   void all_reduce(torch::Tensor tensor, const std::string& what, ReduceOp op = ReduceOp::kSum);
   // Rank 0's values of the tensors, in place on every rank (any layout and dtype).
   void broadcast(const std::vector<torch::Tensor>& tensors, const std::string& what);
-  void barrier(const std::string& what);
 
  private:
   struct State;

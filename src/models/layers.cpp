@@ -43,12 +43,9 @@ torch::Tensor apply_norm(torch::nn::AnyModule& norm, const torch::Tensor& x) {
 }
 
 torch::Tensor norm_relu(torch::nn::AnyModule& norm, const torch::Tensor& x, const torch::Tensor& residual) {
-  if (auto* bn = synchronized(norm)) {
-    auto y = sync_batch_norm(*bn, x, batch_norm_sync());
-    return torch::relu(residual.defined() ? y + residual : y);
-  }
-  if (auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(norm.ptr())) return batch_norm_act(*bn, x, residual);
-  auto y = norm.forward(x);
+  if (!synchronized(norm))
+    if (auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(norm.ptr())) return batch_norm_act(*bn, x, residual);
+  auto y = apply_norm(norm, x);
   return torch::relu(residual.defined() ? y + residual : y);
 }
 
