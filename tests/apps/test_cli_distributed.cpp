@@ -47,24 +47,24 @@ double one_vs_two(const std::string& flags) {
 }  // namespace
 
 TEST(DataParallelCli, TwoProcessesWithHalfTheBatchTrainLikeOneWithTheEpsilonShift) {
-  if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   EXPECT_LT(one_vs_two(" --epochs 1 --norm gn --gn-groups 4 --el2 --lam 1e-3 --mineps 1e-3"), 1e-10);
 }
 
 TEST(DataParallelCli, TwoProcessesWithHalfTheBatchTrainLikeOneWithPlainL2) {
-  if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   EXPECT_LT(one_vs_two(" --epochs 1 --norm gn --gn-groups 4 --wd 5e-3"), 1e-10);
 }
 
 TEST(DataParallelCli, SyncBatchNormMakesBatchNormTrainLikeOneProcess) {
-  if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   EXPECT_LT(one_vs_two(" --epochs 1 --el2 --sync-bn"), 1e-10);
   // without it each process normalizes with its own half batch: measurably another computation
   EXPECT_GT(one_vs_two(" --epochs 1 --el2"), 1e-6);
 }
 
 TEST(DataParallelCli, AResumeMayUseAnotherNumberOfProcesses) {
-  if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   TempDir straight, switched;
   const std::string flags = kExact + " --norm gn --gn-groups 4 --el2";
   ASSERT_EQ(run("train" + flags + " --epochs 2 --out " + straight.path).code, 0);
@@ -76,7 +76,7 @@ TEST(DataParallelCli, AResumeMayUseAnotherNumberOfProcesses) {
 }
 
 TEST(DataParallelCli, LaunchedRunTrainsToTheAccuracyOfOneProcess) {
-  if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   TempDir one, two;
   // BatchNorm per process (the default): another trajectory, the same accuracy band (76.6 % vs 75.9 %
   // here; seed 6: 73.4 % vs 73.3 %)
@@ -96,7 +96,7 @@ TEST(DataParallelCli, LaunchedRunTrainsToTheAccuracyOfOneProcess) {
 // CMake found torchrun beside the LibTorch (pip's venv: make test-torch2).
 TEST(DataParallelCli, TorchrunStartsItUnchanged) {
 #if defined(ESHIFT_TORCHRUN)
-  if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   TempDir one, two, io;
   const std::string flags = kExact + " --norm gn --gn-groups 4 --el2 --epochs 1";
   ASSERT_EQ(run("train" + flags + " --out " + one.path).code, 0);
@@ -110,7 +110,7 @@ TEST(DataParallelCli, TorchrunStartsItUnchanged) {
 }
 
 TEST(DataParallelCli, AKilledRankStopsTheOtherWithinTheTimeoutNamingIt) {
-  if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   TempDir io;
   const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
   const std::string args = " train" + kData + " --model resnet8 --train-subset 640 --test-subset 100 --batch-size 32 "
@@ -129,7 +129,7 @@ TEST(DataParallelCli, AKilledRankStopsTheOtherWithinTheTimeoutNamingIt) {
 }
 
 TEST(DataParallelCli, SigtermToTheLauncherStopsEveryRankAfterTheSameStepAndTheRunResumes) {
-  if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   TempDir out, io;
   const std::string train = " -- train" + kData + " --model resnet8 --train-subset 1280 --test-subset 100 --batch-size 32 "
                             "--threads 1 --epochs 3 --dist-timeout 20 --out " + out.path;
@@ -150,7 +150,7 @@ TEST(DataParallelCli, SigtermToTheLauncherStopsEveryRankAfterTheSameStepAndTheRu
 }
 
 TEST(DataParallelCli, LaunchExitsWithTheFailingRanksStatus) {
-  if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   TempDir out;
   const auto r = run("launch --nproc 2 -- train" + kData + " --model resnet8 --train-subset 320 --batch-size 32 --threads 1 "
                      "--out " + out.path, "ESHIFT_KILL_AT='step#2'");
@@ -164,7 +164,7 @@ TEST(DataParallelCli, BadEnvironmentAndRendezvousAreOneLineErrors) {
   expect_one_line_error(run(train, "WORLD_SIZE=2 RANK=0 MASTER_PORT=29500"), "MASTER_ADDR is not set");
   expect_one_line_error(run(train, "WORLD_SIZE=3 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500"),
                         "--batch-size 32 (the global batch) is not divisible by WORLD_SIZE 3");
-  if (!have_data()) return;
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   const int port = free_port();
   // no rank 1: rank 0 names it after the timeout; no rank 0: rank 1 cannot reach the rendezvous
   expect_one_line_error(run(train, "WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port)),
@@ -191,7 +191,7 @@ TEST(DataParallelCli, BadEnvironmentAndRendezvousAreOneLineErrors) {
 // Two "machines": network namespaces joined by a veth pair, one rank in each (eshift launch
 // --nnodes 2), the interface chosen with GLOO_SOCKET_IFNAME.
 TEST(DataParallelCli, TwoNetworkNamespacesTrainLikeOneProcess) {
-  if (!have_data()) GTEST_SKIP() << "no Fashion-MNIST";
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   const std::string a = "eshA" + std::to_string(getpid()), b = "eshB" + std::to_string(getpid());
   auto sh = [](const std::string& cmd) { return std::system((cmd + " > /dev/null 2>&1").c_str()); };
   if (sh("ip netns add " + a) != 0) GTEST_SKIP() << "cannot create network namespaces here (needs root and iproute2)";
