@@ -4,6 +4,8 @@
 #include <numeric>
 #include <random>
 
+#include "eshift/core/errors.h"
+
 namespace eshift {
 
 BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, const Transform& transform, LoaderOptions options,
@@ -51,22 +53,49 @@ std::optional<Batch> BatchLoader::next() {
 Batch BatchLoader::make_batch(int64_t index) const {
   const int64_t begin = index * options_.batch_size;
   const int64_t count = std::min(options_.batch_size, static_cast<int64_t>(positions_.size()) - begin);
-  std::vector<int64_t> indices(count);
-  for (int64_t b = 0; b < count; ++b) indices[b] = order_[positions_[begin + b]];
-  const auto examples = dataset_->get_batch(indices);
   const auto& s = output_shape_;
-  auto inputs = torch::empty({count, s.channels, s.height, s.width}, torch::kFloat32);
+  auto inputs = torch::empty({count, s.channels, s.height, s.width},
+                             torch::TensorOptions(torch::kFloat32).pinned_memory(options_.pin_memory));
   auto targets = torch::empty({count}, torch::kInt64);
   float* out = inputs.data_ptr<float>();
   int64_t* labels = targets.data_ptr<int64_t>();
+  Batch batch;
+  std::vector<int64_t> good;
   for (int64_t b = 0; b < count; ++b) {
-    const auto& ex = examples[b];
-    TORCH_CHECK(ex.shape.numel() == input_shape_.numel(), "example ", indices[b], " has shape ", ex.shape.str(),
-                ", the dataset's is ", input_shape_.str());
-    transform_->apply(ex.pixels, ex.shape, positions_[begin + b], out + b * s.numel());  // the position's own draw
-    labels[b] = examples[b].label;
+    const int64_t example = order_[positions_[begin + b]], position = positions_[begin + b];
+    try {
+      const Example ex = dataset_->get(example);
+      TORCH_CHECK(ex.encoded() || ex.shape.numel() == input_shape_.numel(), "example ", example, " has shape ",
+                  ex.shape.str(), ", the dataset's is ", input_shape_.str());
+      transform_->apply_example(ex, position, out + b * s.numel());  // the position's own draw
+      labels[b] = ex.label;
+      good.push_back(b);
+    } catch (const DataError& e) {
+      if (dataset_->fatal_unreadable()) throw;
+      batch.unreadable.push_back(e.what());
+    }
   }
-  return {inputs, targets};
+  if (!batch.unreadable.empty()) {
+    if (good.empty())
+      throw DataError("every example of a batch is unreadable (" + std::to_string(count) + ", the first: " +
+                      batch.unreadable.front() + ")");
+    if (options_.keep_batch_size) {  // fill the gaps with the batch's readable examples, in turn
+      for (int64_t b = 0, next = 0; b < count; ++b)
+        if (!std::binary_search(good.begin(), good.end(), b)) {
+          const int64_t from = good[static_cast<size_t>(next++) % good.size()];
+          inputs[b].copy_(inputs[from]);
+          labels[b] = labels[from];
+        }
+    } else {
+      const auto keep = torch::tensor(good, torch::kInt64);
+      inputs = inputs.index_select(0, keep);
+      targets = targets.index_select(0, keep);
+      if (options_.pin_memory) inputs = inputs.pin_memory();
+    }
+  }
+  batch.inputs = inputs;
+  batch.targets = targets;
+  return batch;
 }
 
 }  // namespace eshift

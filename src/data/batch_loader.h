@@ -34,6 +34,11 @@ struct LoaderOptions {
   int rank = 0;
   int world_size = 1;
   bool pad = true;
+  // An unreadable example (data/dataset.h: fatal_unreadable() false): true, its place is taken by
+  // another example of the batch, so every batch keeps its size (and every data-parallel rank its
+  // share); false, it is left out (evaluation).
+  bool keep_batch_size = true;
+  bool pin_memory = false;  // batches in page-locked memory (faster, asynchronous copies to a GPU)
 };
 
 class BatchLoader {

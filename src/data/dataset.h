@@ -14,26 +14,18 @@
 
 namespace eshift {
 
-// A decoded example. The pixels are a view, kept valid by `owner` (the dataset's storage, or the
-// buffer an image was decoded into): an in-memory set hands out examples without copying or
-// creating a tensor per image.
-struct Example {
-  const uint8_t* pixels = nullptr;     // uint8 [C, H, W], contiguous
-  ImageShape shape;
-  int64_t label = 0;                   // class index
-  std::shared_ptr<const void> owner;   // keeps `pixels` alive
-
-  // The pixels as a uint8 [C, H, W] tensor sharing the memory (for inspection and tests).
-  torch::Tensor tensor() const {
-    return torch::from_blob(const_cast<uint8_t*>(pixels), {shape.channels, shape.height, shape.width},
-                            [keep = owner](void*) {}, torch::kUInt8);
-  }
-};
-
 // Per-channel mean and (biased) std of a dataset's pixels in [0, 1] units: the normalization of the
 // inputs of a model trained on it.
 struct ChannelStats {
   std::vector<double> mean, std;
+};
+
+// Choices of the dataset itself that a run makes (flags of train and eval); each opener reads those
+// that concern it.
+struct DataOptions {
+  bool cifar100_coarse = false;   // CIFAR-100: the 20 superclasses instead of the 100 classes
+  bool bad_images_fatal = false;  // image folders: an unreadable image stops the run (else: skipped, counted)
+  int image_size = 224;           // image folders: side of the training crop and the evaluation center crop
 };
 
 // How the training transform augments (flags --crop-padding, --no-flip).
@@ -58,6 +50,9 @@ class Dataset {
     return out;
   }
   virtual ChannelStats channel_stats() const = 0;
+  // Whether an example that cannot be decoded (a damaged file) stops the run; otherwise the loader
+  // skips it with a warning and counts it (batch.h). In-memory sets never meet one.
+  virtual bool fatal_unreadable() const { return true; }
   // The first n examples (1 <= n <= size()) as a dataset of their own.
   virtual std::shared_ptr<const Dataset> head(int64_t n) const = 0;
 

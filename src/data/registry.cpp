@@ -2,16 +2,32 @@
 
 #include <stdexcept>
 
+#include "eshift/data/cifar_reader.h"
 #include "eshift/data/idx_reader.h"
+#include "eshift/data/image_folder.h"
 
 namespace eshift {
 
 const std::vector<DatasetEntry>& dataset_registry() {
   static const std::vector<DatasetEntry> entries = {
       {"fashion-mnist", "/usr/share/datasets/fashion-mnist",
-       "an MNIST-layout directory of IDX files, raw or .gz (Fashion-MNIST, MNIST, KMNIST)",
-       [](const std::string& dir, const std::string& split) -> std::shared_ptr<const Dataset> {
+       "an MNIST-layout directory of IDX files, raw or .gz (Fashion-MNIST, MNIST, KMNIST)", 2,
+       [](const std::string& dir, const std::string& split, const DataOptions&) -> std::shared_ptr<const Dataset> {
          return std::make_shared<ImageSetDataset>(read_mnist_dir(dir, split));
+       }},
+      {"cifar10", "data/cifar-10-batches-bin", "CIFAR-10, binary version (data_batch_1..5.bin, test_batch.bin)", 4,
+       [](const std::string& dir, const std::string& split, const DataOptions&) -> std::shared_ptr<const Dataset> {
+         return std::make_shared<ImageSetDataset>(read_cifar10_dir(dir, split));
+       }},
+      {"cifar100", "data/cifar-100-binary",
+       "CIFAR-100, binary version (train.bin, test.bin); fine labels, or --cifar100-coarse", 4,
+       [](const std::string& dir, const std::string& split, const DataOptions& o) -> std::shared_ptr<const Dataset> {
+         return std::make_shared<ImageSetDataset>(read_cifar100_dir(dir, split, o.cifar100_coarse));
+       }},
+      {"imagenet", "data/imagenet",
+       "ImageNet-style folders of JPEGs: train/<class>/*, val/<class>/* (classes sorted by name)", 0,
+       [](const std::string& dir, const std::string& split, const DataOptions& o) -> std::shared_ptr<const Dataset> {
+         return std::make_shared<ImageFolderDataset>(dir, split == "train" ? "train" : "val", o);
        }},
   };
   return entries;
@@ -26,9 +42,14 @@ const DatasetEntry& find_dataset(const std::string& name) {
   throw std::invalid_argument("unknown --data '" + name + "' (known: " + known + ")");
 }
 
-std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& dir, const std::string& split) {
+std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& dir, const std::string& split,
+                                            const DataOptions& options) {
   const auto& entry = find_dataset(name);
-  return entry.open(dir.empty() ? entry.default_dir : dir, split);
+  return entry.open(dir.empty() ? entry.default_dir : dir, split, options);
+}
+
+std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& dir, const std::string& split) {
+  return open_dataset(name, dir, split, DataOptions{});
 }
 
 }  // namespace eshift

@@ -9,14 +9,18 @@
 
 namespace eshift {
 
-class Dataset;  // dataset.h
+class Dataset;       // dataset.h
+struct DataOptions;  // dataset.h
 
 struct DatasetEntry {
   std::string name;          // --data NAME
   std::string default_dir;   // --data-dir when not given
   std::string description;   // one line for --help
+  int crop_padding = 2;      // --crop-padding when not given (its standard augmentation)
   // Opens split "train" or "test" of the dataset in `dir`; throws DataError naming the file.
-  std::function<std::shared_ptr<const Dataset>(const std::string& dir, const std::string& split)> open;
+  std::function<std::shared_ptr<const Dataset>(const std::string& dir, const std::string& split,
+                                               const DataOptions& options)>
+      open;
 };
 
 const std::vector<DatasetEntry>& dataset_registry();
@@ -26,7 +30,9 @@ constexpr const char* kDefaultDataset = "fashion-mnist";
 // The entry of `name`; throws std::invalid_argument ("unknown --data 'x' (known: …)").
 const DatasetEntry& find_dataset(const std::string& name);
 
-// find_dataset(name).open(dir, split), the entry's default directory when `dir` is empty.
+// find_dataset(name).open(dir, split, options), the entry's default directory when `dir` is empty.
+std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& dir, const std::string& split,
+                                            const DataOptions& options);
 std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& dir, const std::string& split);
 
 }  // namespace eshift

@@ -11,15 +11,9 @@
 
 #include <torch/torch.h>
 
-namespace eshift {
+#include "eshift/data/example.h"
 
-struct ImageShape {
-  int64_t channels = 0, height = 0, width = 0;
-  int64_t numel() const { return channels * height * width; }
-  std::string str() const {  // "1x28x28"
-    return std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width);
-  }
-};
+namespace eshift {
 
 class Transform {
  public:
@@ -30,6 +24,12 @@ class Transform {
   // Writes the input for the uint8 [C, H, W] image `pixels` of `shape` at epoch position
   // `position` into `out` (float32, output_shape's C·H·W values).
   virtual void apply(const uint8_t* pixels, const ImageShape& shape, int64_t position, float* out) const = 0;
+  // The same for a dataset's example: its decoded pixels through apply(), unless the transform
+  // decodes the example itself (an encoded one: data/jpeg_transforms.h). Throws DataError naming
+  // the example's file when it cannot be decoded.
+  virtual void apply_example(const Example& example, int64_t position, float* out) const {
+    apply(example.pixels, example.shape, position, out);
+  }
   // A copy without drawn choices (each loader draws its own epoch into a copy).
   virtual std::unique_ptr<Transform> clone() const = 0;
 };
