@@ -42,3 +42,45 @@ TEST(ClassificationTask, TrainingReusesTheStepsLossAndAccumulatesOverBatches) {
   EXPECT_EQ(task.metrics()[1].title, "accuracy");  // TensorBoard's tag
   EXPECT_TRUE(task.metrics()[1].percent);
 }
+
+TEST(ClassificationTask, LabelSmoothingIsCrossEntropyAgainstTheSmoothedTargetByHand) {
+  const double s = 0.1;
+  const ClassificationTask task({s, false});
+  auto logits = torch::tensor({{2.0, 0.0, -1.0}, {0.5, 0.5, 3.0}}, torch::kFloat64).requires_grad_(true);
+  auto batch = batch_of(torch::tensor({0, 1}, torch::kInt64));
+  // Σ_k q_k · (−log softmax(z)_k), q = (1 − s)·one-hot + s/K, K = 3
+  double expected = 0;
+  const double z[2][3] = {{2.0, 0.0, -1.0}, {0.5, 0.5, 3.0}};
+  const int y[2] = {0, 1};
+  for (int i = 0; i < 2; ++i) {
+    const double lse = std::log(std::exp(z[i][0]) + std::exp(z[i][1]) + std::exp(z[i][2]));
+    for (int k = 0; k < 3; ++k) expected += ((k == y[i] ? 1 - s : 0) + s / 3) * (lse - z[i][k]) / 2;
+  }
+  auto loss = task.loss(logits, batch);
+  EXPECT_NEAR(loss.item<double>(), expected, 1e-14);
+  // its gradient is (softmax(z) − q)/B
+  loss.backward();
+  const auto q = torch::tensor({{1 - s + s / 3, s / 3, s / 3}, {s / 3, 1 - s + s / 3, s / 3}}, torch::kFloat64);
+  const auto want = (torch::softmax(logits.detach(), 1) - q) / 2;
+  EXPECT_LE((logits.grad() - want).abs().max().item<double>(), 1e-15);
+  MetricSums eval(task.metrics());
+  task.measure(logits.detach(), batch, std::nullopt, eval);
+  EXPECT_NEAR(eval.means().at("loss"), expected, 1e-14);  // evaluation uses the same loss
+}
+
+TEST(ClassificationTask, TopFiveCountsTheTargetAmongTheFiveLargestLogits) {
+  const ClassificationTask task({0, /*top5=*/true});
+  ASSERT_EQ(task.metrics().size(), 3u);
+  EXPECT_EQ(task.metrics()[2].key, "acc5");
+  // 7 classes; example 0: target ranks 5th (in), example 1: 6th (out), example 2: 1st
+  auto logits = torch::tensor({{7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0}, {7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0}, {0.0, 9.0, 1.0, 1.0, 1.0, 1.0, 1.0}});
+  MetricSums sums(task.metrics());
+  task.measure(logits, batch_of(torch::tensor({4, 5, 1}, torch::kInt64)), std::nullopt, sums);
+  const auto m = sums.means();
+  EXPECT_DOUBLE_EQ(m.at("acc5"), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(m.at("acc"), 1.0 / 3);
+  // fewer than 5 classes: every target is in the top 5
+  MetricSums two(task.metrics());
+  task.measure(torch::tensor({{1.0, 0.0}}), batch_of(torch::tensor({1}, torch::kInt64)), std::nullopt, two);
+  EXPECT_DOUBLE_EQ(two.means().at("acc5"), 1.0);
+}
