@@ -2,8 +2,16 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
 #include "command.h"
 #include "eshift/analysis/step_benchmark.h"
+#include "eshift/data/batch_loader.h"
+#include "eshift/data/image_folder.h"
+#include "eshift/data/jpeg.h"
 #include "flags.h"
 
 namespace eshift::cli {
@@ -35,12 +43,19 @@ class BenchCommand : public Command {
     app.add_flag("--fused-bn,!--no-fused-bn", c.fused_batch_norm_act,
                  "fused BatchNorm+ReLU(+residual) kernels (channels-last CPU training)")
         ->capture_default_str();
+    app.add_option("--loader", loader_dir_,
+                   "instead of training steps: time the ImageNet loader (RandomResizedCrop + flip) on the image folder "
+                   "DIR (DIR/train/<class>/*.JPEG) against decoding the same files in full with libjpeg-turbo");
+    app.add_option("--workers", workers_, "--loader: decoding threads")->capture_default_str();
+    app.add_option("--image-size", image_size_, "--loader: crop size")->capture_default_str();
+    app.add_option("--images", loader_images_, "--loader: images timed (0 = all)")->capture_default_str();
   }
 
   int run() override {
     auto& c = config_;
     model_.apply(c.model);
     threads_.apply();
+    if (!loader_dir_.empty()) return run_loader();
     std::tie(c.model.in_channels, c.height, c.width) = parse_image(image_);
     const std::string amp = c.amp == "off" ? "" : " amp=" + c.amp;
     const std::string probes = c.probe_every > 0 ? " probe-every=" + std::to_string(c.probe_every) : "";
@@ -85,6 +100,54 @@ class BenchCommand : public Command {
     std::printf("  %9.2f        (operators under 0.2%% not listed)\n", total);
   }
 
+  // The loader's img/s against libjpeg-turbo's full-size decode of the same files (read into memory
+  // first, so neither pays for the disk), both on --workers threads.
+  int run_loader() const {
+    DataOptions options;
+    options.image_size = image_size_;
+    auto set = std::make_shared<ImageFolderDataset>(loader_dir_, "train", options);
+    const int64_t n = loader_images_ > 0 ? std::min(loader_images_, set->size()) : set->size();
+    const int64_t batch = std::min<int64_t>(config_.batch_size, n);
+    std::printf("loader bench: %s, %lld images, batch %lld, %d workers, %d LibTorch threads, crop %d\n",
+                loader_dir_.c_str(), (long long)n, (long long)batch, workers_, torch::get_num_threads(), image_size_);
+    std::vector<std::vector<uint8_t>> files(static_cast<size_t>(n));
+    for (int64_t k = 0; k < n; ++k) {
+      std::ifstream in(set->path(k), std::ios::binary);
+      files[static_cast<size_t>(k)].assign(std::istreambuf_iterator<char>(in), {});
+    }
+    auto seconds_since = [](auto t0) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    // libjpeg-turbo alone: every file decoded at full size, the files split over the workers
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (int w = 0; w < workers_; ++w)
+      threads.emplace_back([&, w] {
+        for (int64_t k = w; k < n; k += workers_)
+          decode_jpeg(files[size_t(k)].data(), files[size_t(k)].size(), 1, set->path(k));
+      });
+    for (auto& t : threads) t.join();
+    const double decode = seconds_since(t0);
+    // the loader: batches of RandomResizedCrop + flip, each on its own worker thread
+    const auto subset = n < set->size() ? set->head(n) : set;
+    const auto transform = subset->train_transform({0, true}, subset->channel_stats());
+    LoaderOptions lo;
+    lo.batch_size = batch;
+    lo.workers = workers_;
+    lo.drop_last = true;
+    t0 = std::chrono::steady_clock::now();
+    BatchLoader loader(subset, *transform, lo, 0);
+    int64_t images = 0;
+    while (auto b = loader.next()) images += b->size();
+    const double load = seconds_since(t0);
+    std::printf("libjpeg-turbo full-size decode: %.1f img/s (%.1f per worker)\n", n / decode, n / decode / workers_);
+    std::printf("loader (decode at DCT scale, crop, resize, flip, normalize): %.1f img/s (%.1f per worker)\n",
+                images / load, images / load / workers_);
+    std::printf("loader time / decode time per image: %.2f\n", (load / images) / (decode / n));
+    return 0;
+  }
+
+  std::string loader_dir_;
+  int workers_ = 1, image_size_ = 224;
+  int64_t loader_images_ = 0;
   BenchConfig config_;
   ModelFlags model_;
   ThreadFlags threads_;

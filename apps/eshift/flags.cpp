@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "eshift/data/registry.h"
+#include "eshift/train/recipe.h"
 
 namespace eshift::cli {
 
@@ -99,6 +100,7 @@ void add_decay_flags(CLI::App& app, DecayFlags& d) {
 }
 
 void TrainFlags::add(CLI::App& app, TrainConfig& c) {
+  app_ = &app;
   model.add(app, c.model);
   data.add(app);
   app.add_option("--train-subset", c.train_subset, "use the first N training images (0 = all)")->capture_default_str();
@@ -115,8 +117,25 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
   app.add_option("--dampening", c.dampening)->capture_default_str();
   app.add_flag("--nesterov", c.nesterov);
   add_decay_flags(app, c.decay);
-  app.add_option("--crop-padding", c.crop_padding, "random-crop padding in pixels (0 = off)")->capture_default_str();
+  app.add_option("--crop-padding", c.crop_padding,
+                 "random-crop padding in pixels (0 = off; default: the dataset's, 2 for Fashion-MNIST, 4 for CIFAR)");
   app.add_flag("!--no-flip", c.hflip, "no random horizontal flips");
+  app.add_option("--label-smoothing", c.label_smoothing, "cross-entropy label smoothing s (target (1-s)·one-hot + s/K)")
+      ->capture_default_str();
+  app.add_flag("--top5", c.top5, "also measure top-5 accuracy");
+  app.add_flag("--cifar100-coarse", c.data_options.cifar100_coarse, "CIFAR-100: train on the 20 superclasses");
+  app.add_option("--image-size", c.data_options.image_size,
+                 "image folders: training crop and evaluation center crop (resize to size·256/224 first)")
+      ->capture_default_str();
+  app.add_option("--bad-images", bad_images,
+                 "image folders: an unreadable image is skipped with a warning and counted (skip) or stops the run (fatal)")
+      ->capture_default_str();
+  app.add_option("--workers", c.workers, "batches prepared at once by the loader, each on its own thread (JPEG decoding)")
+      ->capture_default_str();
+  std::string names;
+  for (const auto& r : recipes()) names += (names.empty() ? "" : ", ") + r.name;
+  app.add_option("--recipe", recipe, "the paper's recipe as a preset (" + names +
+                                         "); flags given explicitly override it; its settings are printed before training");
   app.add_option("--seed", c.seed)->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--probe-every", c.probe_every, "probe weights and gradients every k steps (0 = never)")
       ->capture_default_str();
@@ -128,10 +147,24 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
   threads.add(app);
 }
 
-void TrainFlags::apply(TrainConfig& c) const {
+std::vector<std::string> TrainFlags::apply(TrainConfig& c) const {
   model.apply(c.model);
   data.apply(c.data, c.data_dir);
   threads.apply();
+  if (bad_images != "skip" && bad_images != "fatal")
+    throw std::invalid_argument("unknown --bad-images '" + bad_images + "' (skip or fatal)");
+  c.data_options.bad_images_fatal = bad_images == "fatal";
+  auto given = [this](const std::string& flag) { return app_ && app_->get_option(flag)->count() > 0; };
+  std::vector<std::string> lines;
+  bool recipe_pads = false;
+  if (!recipe.empty()) {
+    const Recipe& r = find_recipe(recipe);
+    lines = apply_recipe(r, c, given);
+    lines.insert(lines.begin(), "recipe " + r.name + ": " + r.description);
+    for (const auto& s : r.settings) recipe_pads = recipe_pads || s.flag == "--crop-padding";
+  }
+  if (!given("--crop-padding") && !recipe_pads) c.crop_padding = find_dataset(c.data).crop_padding;
+  return lines;
 }
 
 std::tuple<int64_t, int64_t, int64_t> parse_image(const std::string& image) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "eshift/models/model_spec.h"
 #include "eshift/regularize/decay_policy.h"
@@ -49,12 +50,20 @@ void add_decay_flags(CLI::App& app, DecayFlags& decay);
 
 // Everything `train` and `demo` share: model, data, schedule, SGD, decay, augmentation, seed,
 // probes, device, threads.
+// After parsing, apply() resolves the defaults that depend on other flags: the recipe's settings
+// (--recipe, train/recipe.h) for the flags not given, then the dataset's own crop padding.
 struct TrainFlags {
   ModelFlags model;
   DataFlags data;
   ThreadFlags threads;
+  std::string recipe;
+  std::string bad_images = "skip";
   void add(CLI::App& app, TrainConfig& config);
-  void apply(TrainConfig& config) const;
+  // Returns what the recipe set, one line per setting, to print before training (empty: no recipe).
+  std::vector<std::string> apply(TrainConfig& config) const;
+
+ private:
+  CLI::App* app_ = nullptr;
 };
 
 // "CxHxW" → (C, H, W), each >= 1; throws std::invalid_argument naming --image.

@@ -61,6 +61,10 @@ void TrainConfig::validate() const {
   check(dampening >= 0 && dampening <= 1, "--dampening must be in [0, 1]");
   check(!nesterov || (momentum > 0 && dampening == 0), "--nesterov needs --momentum > 0 and --dampening 0");
   check(crop_padding >= 0, "--crop-padding must be >= 0");
+  check(workers >= 1 && workers <= 256, "--workers must be in [1, 256]");
+  check(std::isfinite(label_smoothing) && label_smoothing >= 0 && label_smoothing < 1,
+        "--label-smoothing must be in [0, 1), got " + str(label_smoothing));
+  check(data_options.image_size >= 8, "--image-size must be >= 8");
   check(!resume || !out_dir.empty(), "--resume needs --out DIR (the run directory to resume)");
   check(resume_from.empty() || !out_dir.empty(), "--resume-from needs --out DIR (the run directory to continue)");
   check(resume_override.empty() || resume || !resume_from.empty(), "--resume-override needs --resume or --resume-from");
@@ -84,6 +88,10 @@ std::string TrainConfig::to_json() const {
   j["model"] = nlohmann::json::parse(model.to_json());
   j["data"] = data;
   j["data_dir"] = resolved_data_dir();
+  j["cifar100_coarse"] = data_options.cifar100_coarse;
+  j["bad_images"] = data_options.bad_images_fatal ? "fatal" : "skip";
+  j["image_size"] = data_options.image_size;
+  j["workers"] = workers;
   j["train_subset"] = train_subset;
   j["test_subset"] = test_subset;
   j["epochs"] = epochs;
@@ -96,6 +104,9 @@ std::string TrainConfig::to_json() const {
   j["momentum"] = momentum;
   j["dampening"] = dampening;
   j["nesterov"] = nesterov;
+  j["label_smoothing"] = label_smoothing;
+  j["top5"] = top5;
+  j["recipe"] = recipe;
   j["wd"] = decay.wd;
   j["wd_all"] = decay.wd_all;
   j["nowd_bn"] = decay.nowd_bn;
@@ -127,7 +138,8 @@ std::string TrainConfig::to_json() const {
 namespace {
 const std::set<std::string> kMeaningless = {"device", "channels_last", "probe_every", "keep_checkpoints",
                                             "on_nonfinite", "dist_timeout", "bucket_mb", "dist_overlap",
-                                            "dist_check_every", "history"};
+                                            "dist_check_every", "history", "workers",
+                                            "bad_images", "top5", "recipe"};
 // Settings added after runs were already stored: missing from an older config.json means this value.
 const std::map<std::string, std::string> kAddedLater = {{"dtype", "\"float32\""}, {"sync_bn", "false"}};
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "eshift/data/dataset.h"
 #include "eshift/data/registry.h"
 #include "eshift/models/model_spec.h"
 #include "eshift/optim/lr_schedule.h"
@@ -23,6 +24,8 @@ struct TrainConfig {
   ModelSpec model;                       // in_channels / num_classes are taken from the data
   std::string data = kDefaultDataset;    // dataset name (data/registry.h)
   std::string data_dir;                  // empty: the dataset's default directory
+  DataOptions data_options;              // --cifar100-coarse, --bad-images, --image-size
+  int workers = 2;                       // batches prepared at once, each on its own thread (decoding)
   int64_t train_subset = 0;              // first N training examples (0 = all)
   int64_t test_subset = 0;               // first N test examples (0 = all)
   int epochs = 10;
@@ -32,6 +35,9 @@ struct TrainConfig {
   double momentum = 0.9;
   double dampening = 0;
   bool nesterov = false;
+  double label_smoothing = 0;            // cross-entropy against (1 − s)·one-hot + s/K
+  bool top5 = false;                     // also measure top-5 accuracy
+  std::string recipe;                    // the preset the run started from (informational)
   DecayFlags decay;
   int crop_padding = 2;                  // random-crop padding (pixels); 0 disables
   bool hflip = true;                     // random horizontal flips
@@ -70,8 +76,9 @@ struct SettingChange {
 
 // The settings that differ between two config.json texts, leaving out those that do not change
 // what the run computes: device, channels_last, probe_every, keep_checkpoints, on_nonfinite, the
-// data-parallel transport (dist_timeout, bucket_mb, dist_overlap, dist_check_every) and the history
-// itself. A setting missing from an older run's configuration counts as its default.
+// data-parallel transport (dist_timeout, bucket_mb, dist_overlap, dist_check_every), the loader's
+// workers and bad-image policy, top5 (a measurement), recipe (the flags it set are compared) and the
+// history itself. A setting missing from an older run's configuration counts as its default.
 std::vector<SettingChange> meaning_changes(const std::string& before_json, const std::string& after_json);
 
 // Every setting name of a config.json text (what --resume-override accepts).

@@ -1,6 +1,7 @@
 #include "eshift/train/step.h"
 
 #include <cmath>
+#include <iostream>
 
 #include "eshift/data/batch_loader.h"
 
@@ -47,7 +48,7 @@ Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> 
 
 MetricSums evaluate_sums(Model& model, const Task& task, std::shared_ptr<const Dataset> data,
                          const Transform& transform, const ExecutionPolicy& policy, int64_t batch_size, int rank,
-                         int world_size) {
+                         int world_size, int workers) {
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -57,9 +58,13 @@ MetricSums evaluate_sums(Model& model, const Task& task, std::shared_ptr<const D
   options.rank = rank;
   options.world_size = world_size;
   options.pad = false;  // a repeated example would count twice
+  options.keep_batch_size = false;  // an unreadable image is left out, not counted twice
+  options.workers = workers;
+  options.pin_memory = policy.placement().device.is_cuda();
   BatchLoader loader(std::move(data), transform, options, 0);
   MetricSums sums(task.metrics());
   while (auto batch = loader.next()) {
+    for (const auto& message : batch->unreadable) std::cerr << "eshift: warning: left out of the evaluation: " << message << "\n";
     const auto placed = policy.place(*batch);
     task.measure(policy.infer(model, placed.inputs), placed, std::nullopt, sums);
   }

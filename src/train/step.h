@@ -50,6 +50,6 @@ Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> 
 // data/sampler.h): the ranks' sums add up to the whole dataset's.
 MetricSums evaluate_sums(Model& model, const Task& task, std::shared_ptr<const Dataset> data,
                          const Transform& transform, const ExecutionPolicy& policy, int64_t batch_size, int rank = 0,
-                         int world_size = 1);
+                         int world_size = 1, int workers = 1);
 
 }  // namespace eshift

@@ -78,8 +78,8 @@ void Trainer::set_up_data_parallel() {
 void Trainer::set_up_data() {
   // every read error is a DataError naming the file
   const std::string dir = config_.resolved_data_dir();
-  train_set_ = open_dataset(config_.data, dir, "train");
-  eval_set_ = open_dataset(config_.data, dir, "test");
+  train_set_ = open_dataset(config_.data, dir, "train", config_.data_options);
+  eval_set_ = open_dataset(config_.data, dir, "test", config_.data_options);
   auto subset = [&](std::shared_ptr<const Dataset>& set, int64_t n, const char* flag) {
     if (n == 0) return;
     if (n > set->size())
@@ -227,7 +227,9 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
   bar_ = std::make_unique<ProgressBar>(
       config_.label + " " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs), loader.num_batches());
   MetricSums sums(task_->metrics());
-  int64_t step = 0;
+  int64_t step = 0, unreadable = 0;
+  options.workers = config_.workers;
+  options.pin_memory = policy_->placement().device.is_cuda();
   while (auto batch = loader.next()) {
     const int64_t global_step = int64_t(epoch) * loader.num_batches() + step + 1;
     const bool probing = config_.probe_every > 0 && global_step % config_.probe_every == 0;
@@ -236,6 +238,8 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
         *model_, *task_, *optimizer_, *policy_, placed, [&] { for (auto& hook : gradient_hooks_) hook(); },
         [&] { if (probing) probe_->before_step(); },  // the gradients the step will use
         [&](torch::Tensor& loss) {  // the mean over the ranks, and whether any rank asked to stop
+    for (const auto& message : batch->unreadable) bar_->note("warning: skipped " + message);
+    unreadable += static_cast<int64_t>(batch->unreadable.size());
           if (data_parallel_) stop_agreed_ = data_parallel_->after_backward(loss, g_stop_requested);
         });
     fault_point("step");
@@ -289,11 +293,13 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
 }
 
 Metrics Trainer::evaluate() {
-  if (!data_parallel_)
-    return eshift::evaluate(*model_, *task_, eval_set_, *eval_transform_, *policy_, config_.eval_batch_size);
-  data_parallel_->broadcast_buffers();  // rank 0's BatchNorm statistics, as the checkpoint holds them
+  if (!train_set_->fatal_unreadable()) {  // this rank's count (a data-parallel run logs rank 0's)
+    record.extras.emplace_back("unreadable_images", unreadable);
+  }
+  if (data_parallel_) data_parallel_->broadcast_buffers();  // rank 0's BatchNorm statistics, as the checkpoint holds them
   auto sums = evaluate_sums(*model_, *task_, eval_set_, *eval_transform_, *policy_, config_.eval_batch_size,
-                            dist_.rank, dist_.world_size);
+                            dist_.rank, dist_.world_size, config_.workers);
+  if (!data_parallel_) return sums.means();
   sums.set_totals(data_parallel_->sum(sums.totals()));
   return sums.means();
 }

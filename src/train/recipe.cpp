@@ -1,0 +1,146 @@
+#include "eshift/train/recipe.h"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+namespace eshift {
+
+namespace {
+std::string text(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+std::string join(const std::vector<int>& v) {
+  std::string out;
+  for (int x : v) out += (out.empty() ? "" : " ") + std::to_string(x);
+  return out;
+}
+
+const char* kPaper = "paper §4, large-model recipe";
+const char* kMobile = "paper §4, mobile recipe";
+const char* kEps = "paper §3, typical ε";
+const char* kTop5 = "ImageNet convention: top-1 and top-5";
+
+RecipeSetting set_model(const std::string& name, const char* source) {
+  return {"--model", source, [name](TrainConfig& c) { return c.model.name = name; }};
+}
+RecipeSetting set_int(const std::string& flag, int64_t value, const char* source, int64_t TrainConfig::*field) {
+  return {flag, source, [=](TrainConfig& c) { c.*field = value; return std::to_string(value); }};
+}
+RecipeSetting set_epochs(int value, const char* source) {
+  return {"--epochs", source, [=](TrainConfig& c) { c.epochs = value; return std::to_string(value); }};
+}
+// lr = base · batch / reference_batch: the linear scaling rule (Goyal et al. 2017), after the batch size
+RecipeSetting scaled_lr(double base, int reference_batch, const char* source) {
+  return {"--lr", std::string(source) + "; " + text(base) + " × batch/" + std::to_string(reference_batch),
+          [=](TrainConfig& c) {
+            c.schedule.base_lr = base * double(c.batch_size) / reference_batch;
+            return text(c.schedule.base_lr);
+          }};
+}
+// The step schedule of a `recipe_epochs` run, scaled to the run's epochs when --epochs shortens or
+// lengthens it (milestones rounded, kept in [1, epochs − 1], without repeats).
+RecipeSetting steps(std::vector<int> milestones, double gamma, int recipe_epochs, const char* source) {
+  return {"--schedule", source, [=](TrainConfig& c) {
+            std::vector<int> scaled;
+            for (int m : milestones) {
+              const int e = static_cast<int>(std::lround(double(m) * c.epochs / recipe_epochs));
+              if (e >= 1 && e < c.epochs && (scaled.empty() || scaled.back() != e)) scaled.push_back(e);
+            }
+            c.schedule.milestones = scaled;
+            c.schedule.gamma = gamma;
+            std::string out = (scaled.empty() ? "none" : join(scaled)) + " (--gamma " + text(gamma) + ")";
+            if (c.epochs != recipe_epochs)
+              out += ", " + join(milestones) + " of " + std::to_string(recipe_epochs) + " epochs scaled to " +
+                     std::to_string(c.epochs);
+            return out;
+          }};
+}
+RecipeSetting flag(const std::string& name, const char* source, std::function<void(TrainConfig&)> set) {
+  return {name, source, [set](TrainConfig& c) { set(c); return std::string("on"); }};
+}
+RecipeSetting value(const std::string& name, double v, const char* source, std::function<void(TrainConfig&, double)> set) {
+  return {name, source, [=](TrainConfig& c) { set(c, v); return text(v); }};
+}
+RecipeSetting data(const std::string& name, const char* source) {
+  return {"--data", source, [name](TrainConfig& c) { return c.data = name; }};
+}
+}  // namespace
+
+const std::vector<Recipe>& recipes() {
+  static const std::vector<Recipe> all = {
+      {"imagenet-large",
+       "WS-ResNet-50 on ImageNet with the ε-shifted L2: the paper's large-model recipe (also ResNet-101, ResNeXt, DenseNet)",
+       {data("imagenet", kPaper), set_model("resnet50", kPaper), set_epochs(100, kPaper),
+        set_int("--batch-size", 256, "paper §4: 8 GPUs × 32", &TrainConfig::batch_size), scaled_lr(0.1, 256, kPaper),
+        steps({30, 60, 90}, 0.1, 100, kPaper), value("--momentum", 0.9, kPaper, [](TrainConfig& c, double v) { c.momentum = v; }),
+        value("--wd", 1e-4, kPaper, [](TrainConfig& c, double v) { c.decay.wd = v; }),
+        flag("--el2", kPaper, [](TrainConfig& c) { c.decay.el2 = true; }),
+        value("--lam", 1e-4, "paper §3: λ of large models", [](TrainConfig& c, double v) { c.decay.lam = v; }),
+        value("--mineps", 1e-3, kEps, [](TrainConfig& c, double v) { c.decay.mineps = v; }),
+        flag("--nowd-conv", "paper §3: the ε-shift replaces the conv weights' L2", [](TrainConfig& c) { c.decay.nowd_conv = true; }),
+        flag("--top5", kTop5, [](TrainConfig& c) { c.top5 = true; })}},
+      {"imagenet-mobile",
+       "WS-MobileNetV1 on ImageNet with the ε-shifted L2: the paper's mobile recipe (also the ShuffleNets, ε 1e-8)",
+       {data("imagenet", kMobile), set_model("mobilenet_v1", kMobile), set_epochs(300, kMobile),
+        set_int("--batch-size", 1024, kMobile, &TrainConfig::batch_size), scaled_lr(0.4, 1024, kMobile),
+        flag("--cos", kMobile, [](TrainConfig& c) { c.schedule.cosine = true; }),
+        value("--warmup", 5, kMobile, [](TrainConfig& c, double v) { c.schedule.warmup_epochs = static_cast<int>(v); }),
+        value("--label-smoothing", 0.1, kMobile, [](TrainConfig& c, double v) { c.label_smoothing = v; }),
+        value("--momentum", 0.9, "as the large-model recipe", [](TrainConfig& c, double v) { c.momentum = v; }),
+        value("--wd", 4e-5, kMobile, [](TrainConfig& c, double v) { c.decay.wd = v; }),
+        flag("--nowd-bn", "paper §4: decay on conv weights only (BN γ/β and biases undecayed, as mobile nets are usually trained)",
+             [](TrainConfig& c) { c.decay.nowd_bn = true; }),
+        flag("--nowd-fc", "paper §4: decay on conv weights only", [](TrainConfig& c) { c.decay.nowd_fc = true; }),
+        flag("--el2", kMobile, [](TrainConfig& c) { c.decay.el2 = true; }),
+        value("--lam", 4e-5, "paper §3: λ of mobile models", [](TrainConfig& c, double v) { c.decay.lam = v; }),
+        value("--mineps", 1e-6, "paper §4: MobileNetV1's ε", [](TrainConfig& c, double v) { c.decay.mineps = v; }),
+        flag("--nowd-conv", "paper §3: the ε-shift replaces the conv weights' L2", [](TrainConfig& c) { c.decay.nowd_conv = true; }),
+        flag("--top5", kTop5, [](TrainConfig& c) { c.top5 = true; })}},
+      {"cifar100",
+       "WS-ResNet-110 on CIFAR-100 with the ε-shifted L2 (bearpaw/pytorch-classification's ResNet-110 schedule, "
+       "which the authors' CIFAR trainer derives from)",
+       {data("cifar100", "the paper's CIFAR-100 validation"), set_model("resnet110", "bearpaw: resnet-110"),
+        set_epochs(164, "bearpaw: --epochs 164"), set_int("--batch-size", 128, "bearpaw: --train-batch 128", &TrainConfig::batch_size),
+        scaled_lr(0.1, 128, "bearpaw: --lr 0.1"), steps({81, 122}, 0.1, 164, "bearpaw: --schedule 81 122 --gamma 0.1"),
+        value("--momentum", 0.9, "bearpaw", [](TrainConfig& c, double v) { c.momentum = v; }),
+        value("--wd", 1e-4, "bearpaw: --wd 1e-4", [](TrainConfig& c, double v) { c.decay.wd = v; }),
+        value("--crop-padding", 4, "standard CIFAR augmentation: 4-pixel pad, random 32 crop, flip",
+              [](TrainConfig& c, double v) { c.crop_padding = static_cast<int>(v); }),
+        flag("--el2", "the ε-shifted L2 on conv weights", [](TrainConfig& c) { c.decay.el2 = true; }),
+        value("--lam", 1e-4, "paper §3: λ 1e-4", [](TrainConfig& c, double v) { c.decay.lam = v; }),
+        value("--mineps", 1e-3, kEps, [](TrainConfig& c, double v) { c.decay.mineps = v; }),
+        flag("--nowd-conv", "paper §3: the ε-shift replaces the conv weights' L2", [](TrainConfig& c) { c.decay.nowd_conv = true; }),
+        flag("--top5", "100 classes: top-5 too", [](TrainConfig& c) { c.top5 = true; })}},
+  };
+  return all;
+}
+
+const Recipe& find_recipe(const std::string& name) {
+  std::string known;
+  for (const auto& r : recipes()) {
+    if (r.name == name) return r;
+    known += (known.empty() ? "" : ", ") + r.name;
+  }
+  throw std::invalid_argument("unknown --recipe '" + name + "' (known: " + known + ")");
+}
+
+std::vector<std::string> apply_recipe(const Recipe& recipe, TrainConfig& config,
+                                      const std::function<bool(const std::string&)>& given) {
+  std::vector<std::string> lines;
+  config.recipe = recipe.name;
+  for (const auto& s : recipe.settings) {
+    if (given(s.flag)) {
+      lines.push_back("  " + s.flag + ": given on the command line (the recipe's value is not used)");
+      continue;
+    }
+    const std::string v = s.apply(config);
+    lines.push_back("  " + s.flag + " " + v + "  (" + s.source + ")");
+  }
+  return lines;
+}
+
+}  // namespace eshift
