@@ -15,7 +15,7 @@ packages=(
   zlib1g-dev              # reading .gz IDX files
   libprotobuf-dev protobuf-compiler  # TensorBoard event records
   libboost-dev            # Boost.CRC (CRC32C of TensorBoard records and checkpoints)
-  libturbojpeg0-dev       # JPEG decoding (TurboJPEG API of libjpeg-turbo): ImageNet-style folders
+  libturbojpeg0-dev libjpeg62-turbo-dev  # JPEG decoding (libjpeg-turbo): ImageNet-style folders
   libgloo-dev             # the headers LibTorch's ProcessGroupGloo needs (data-parallel training)
   iproute2                # ip netns: the two-machine data-parallel test
   gnuplot-nox             # figures of eshift report / experiments

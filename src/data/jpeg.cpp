@@ -3,7 +3,12 @@
 #include <turbojpeg.h>
 
 #include <algorithm>
+#include <csetjmp>
+#include <cstdio>
 #include <memory>
+
+#include <jpeglib.h>  // after <cstdio>: it needs FILE
+#include <jerror.h>   // libjpeg's message codes
 
 #include "eshift/core/errors.h"
 
@@ -61,6 +66,88 @@ RgbImage decode_jpeg(const uint8_t* data, size_t size, int scale_denominator, co
   return image;
 }
 
+namespace {
+// libjpeg reports errors through a callback that must not return: it jumps back to the decode call.
+struct ErrorJump {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+  bool truncated = false;
+  char message[JMSG_LENGTH_MAX] = "";
+};
+
+void on_error(j_common_ptr info) {
+  auto* e = reinterpret_cast<ErrorJump*>(info->err);
+  (*info->err->format_message)(info, e->message);
+  std::longjmp(e->jump, 1);
+}
+
+void on_message(j_common_ptr info, int level) {
+  if (level >= 0) return;  // trace messages
+  auto* e = reinterpret_cast<ErrorJump*>(info->err);
+  if (info->err->msg_code == JWRN_JPEG_EOF) e->truncated = true;  // the data ended early: grey filled in
+}
+}  // namespace
+
+void decode_jpeg_region(const uint8_t* data, size_t size, int scale_denominator, int top, int left, int height,
+                        int width, const std::string& source, RgbImage& image) {
+  const JpegHeader header = read_jpeg_header(data, size, source);
+  jpeg_decompress_struct info;
+  ErrorJump error;
+  info.err = jpeg_std_error(&error.manager);
+  error.manager.error_exit = on_error;
+  error.manager.emit_message = on_message;
+  std::vector<uint8_t> cmyk;
+  // nothing below needs a destructor between the setjmp and a longjmp to it: the buffers are
+  // allocated before it
+  jpeg_create_decompress(&info);
+  if (setjmp(error.jump)) {
+    jpeg_destroy_decompress(&info);
+    throw DataError(source + ": damaged or truncated JPEG (" + error.message + ")");
+  }
+  jpeg_mem_src(&info, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&info, TRUE);
+  info.out_color_space = header.cmyk ? JCS_CMYK : JCS_RGB;
+  info.scale_num = 1;
+  info.scale_denom = static_cast<unsigned>(scale_denominator);
+  info.dct_method = JDCT_ISLOW;  // TurboJPEG's default: the same pixels as decode_jpeg
+  jpeg_start_decompress(&info);
+  const int full_w = static_cast<int>(info.output_width), full_h = static_cast<int>(info.output_height);
+  top = std::clamp(top, 0, full_h - 1);
+  height = std::clamp(height, 1, full_h - top);
+  left = std::clamp(left, 0, full_w - 1);
+  width = std::clamp(width, 1, full_w - left);
+  // one more column each side: chroma upsampling replicates the first and last column of a cropped
+  // scanline instead of reading its neighbour, so those may differ from a full decode
+  const int from = std::max(left - 1, 0), to = std::min(left + width + 1, full_w);
+  JDIMENSION x = static_cast<JDIMENSION>(from), w = static_cast<JDIMENSION>(to - from);
+  if (w < info.output_width) jpeg_crop_scanline(&info, &x, &w);  // widened to whole iMCUs
+  if (top > 0) jpeg_skip_scanlines(&info, static_cast<JDIMENSION>(top));
+  const int channels = header.cmyk ? 4 : 3;
+  std::vector<uint8_t>& rows = header.cmyk ? cmyk : image.pixels;
+  rows.resize(std::max(rows.size(), size_t(w) * height * channels));
+  for (int y = 0; y < height;) {
+    JSAMPROW row = rows.data() + size_t(y) * w * channels;
+    const int got = static_cast<int>(jpeg_read_scanlines(&info, &row, 1));
+    if (got == 0) error.truncated = true;
+    if (got == 0) break;
+    y += got;
+  }
+  jpeg_abort_decompress(&info);  // the rows below are not needed
+  jpeg_destroy_decompress(&info);
+  if (error.truncated) throw DataError(source + ": damaged or truncated JPEG (premature end of data)");
+  image.width = static_cast<int>(w);
+  image.height = height;
+  image.top = top;
+  image.left = static_cast<int>(x);
+  if (header.cmyk) {
+    image.pixels.resize(std::max(image.pixels.size(), size_t(w) * height * 3));
+    for (size_t i = 0, n = size_t(w) * height; i < n; ++i) {
+      const unsigned k = cmyk[4 * i + 3];
+      for (int c = 0; c < 3; ++c) image.pixels[3 * i + c] = static_cast<uint8_t>((cmyk[4 * i + c] * k + 127) / 255);
+    }
+  }
+}
+
 int dct_scale_for(int region_w, int region_h, int target_w, int target_h) {
   int denominator = 1;
   while (denominator < 8 && region_w / (2 * denominator) >= target_w && region_h / (2 * denominator) >= target_h)
@@ -68,7 +155,7 @@ int dct_scale_for(int region_w, int region_h, int target_w, int target_h) {
   return denominator;
 }
 
-std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality, bool gray, bool cmyk) {
+std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality, bool gray, bool cmyk, bool chroma_420) {
   std::unique_ptr<void, int (*)(tjhandle)> h(tjInitCompress(), tjDestroy);
   if (!h) throw DataError(std::string("cannot start the JPEG encoder: ") + tjGetErrorStr2(nullptr));
   std::vector<uint8_t> source = image.pixels;
@@ -86,7 +173,7 @@ std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality, bool gray, 
   unsigned char* out = nullptr;
   unsigned long out_size = 0;
   if (tjCompress2(h.get(), source.data(), image.width, 0, image.height, format, &out, &out_size,
-                  gray ? TJSAMP_GRAY : TJSAMP_444, quality, 0) != 0)
+                  gray ? TJSAMP_GRAY : chroma_420 ? TJSAMP_420 : TJSAMP_444, quality, 0) != 0)
     throw DataError(std::string("JPEG encoding failed: ") + tjGetErrorStr2(h.get()));
   std::vector<uint8_t> bytes(out, out + out_size);
   tjFree(out);

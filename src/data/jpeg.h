@@ -1,5 +1,6 @@
 #pragma once
-// JPEG decoding with libjpeg-turbo's TurboJPEG API, at full size or at a reduced DCT scale (1/2,
+// JPEG decoding with libjpeg-turbo (its TurboJPEG API; its libjpeg API for partial decoding), at full
+// size or at a reduced DCT scale (1/2,
 // 1/4, 1/8: the decoder skips the high frequencies, several times faster than decoding in full and
 // resizing). Grayscale JPEGs decode to RGB (the gray value in each channel); CMYK/YCCK JPEGs (Adobe's
 // inverted convention, as libjpeg returns them) convert as R = C·K/255, G = M·K/255, B = Y·K/255.
@@ -14,10 +15,12 @@ struct JpegHeader {
   bool cmyk = false;
 };
 
-// An RGB image, 8 bits a channel, rows of width·3 bytes (HWC).
+// An RGB image, 8 bits a channel, rows of width·3 bytes (HWC): the first width·height·3 bytes of
+// `pixels` (which may be longer). A decoded region of a larger image sits at (top, left) of it.
 struct RgbImage {
   int width = 0, height = 0;
   std::vector<uint8_t> pixels;
+  int top = 0, left = 0;
 };
 
 // Reads the size from the JPEG's header; throws DataError naming `source` when it is not a JPEG.
@@ -28,12 +31,25 @@ JpegHeader read_jpeg_header(const uint8_t* data, size_t size, const std::string&
 // truncated file; libjpeg's warnings about recoverable damage (extraneous bytes) are not errors.
 RgbImage decode_jpeg(const uint8_t* data, size_t size, int scale_denominator, const std::string& source);
 
+// Decodes only the rows [top, top + height) and (at least) the columns [left, left + width) of the
+// image scaled to 1/scale_denominator, through libjpeg-turbo's partial decoding (jpeg_skip_scanlines,
+// jpeg_crop_scanline; the TurboJPEG API of Debian's 2.1 has none): the rows below are never decoded,
+// those above and the columns outside skip the inverse DCT and colour conversion. The pixels asked for
+// equal a full decode's. The columns widen to whole iMCUs: the result's `left` and `width` say which
+// it holds. Same errors as decode_jpeg.
+// The result goes into `image`, whose buffer is reused (never shrunk: a loader thread decodes into
+// the same memory image after image, without page faults or zero-filling).
+void decode_jpeg_region(const uint8_t* data, size_t size, int scale_denominator, int top, int left, int height,
+                        int width, const std::string& source, RgbImage& image);
+
 // The largest DCT scale denominator in {1, 2, 4, 8} at which a region of region_w × region_h pixels
 // of the full image still has at least target_w × target_h pixels: decoding smaller loses nothing
 // that resizing the region to the target keeps.
 int dct_scale_for(int region_w, int region_h, int target_w, int target_h);
 
-// Encodes an RGB image (quality 1–100; 4:4:4 subsampling unless `gray`) — for tests and benchmarks.
-std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality, bool gray = false, bool cmyk = false);
+// Encodes an RGB image (quality 1–100; 4:4:4 chroma, or 4:2:0 as most photographs; grayscale; CMYK)
+// — for tests and benchmarks.
+std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality, bool gray = false, bool cmyk = false,
+                                 bool chroma_420 = false);
 
 }  // namespace eshift

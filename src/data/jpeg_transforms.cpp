@@ -32,20 +32,81 @@ CropBox random_resized_crop(int width, int height, std::mt19937_64& rng, double 
   return {(height - h) / 2, (width - w) / 2, h, w};
 }
 
-void resize_region(const RgbImage& image, const CropBox& box, int out_h, int out_w, bool flip,
-                   const std::vector<double>& mean, const std::vector<double>& std, float* out) {
-  auto hwc = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()), {image.height, image.width, 3}, torch::kUInt8);
-  auto region = hwc.narrow(0, box.i, box.h).narrow(1, box.j, box.w).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
-  if (box.h != out_h || box.w != out_w)
-    region = torch::nn::functional::interpolate(region, torch::nn::functional::InterpolateFuncOptions()
-                                                            .size(std::vector<int64_t>{out_h, out_w})
-                                                            .mode(torch::kBilinear)
-                                                            .align_corners(false)
-                                                            .antialias(true));
-  if (flip) region = region.flip(3);
-  auto dst = torch::from_blob(out, {1, 3, out_h, out_w}, torch::kFloat32);
-  for (int c = 0; c < 3; ++c)  // (x/255 − mean)/std, x clamped to [0, 255] as PIL's resize rounds
-    dst[0][c].copy_(region[0][c].clamp(0, 255).mul(1.0 / (255.0 * std[c])).sub(mean[c] / std[c]));
+namespace {
+// The taps of a 1-D antialiased bilinear resampling of `in` source pixels (starting at `first`) to
+// `out` pixels: PIL's and ATen's _upsample_bilinear2d_aa (align_corners false). Output pixel x sits
+// at source position c = (x + ½)·s, s = in/out; its weights are the triangle max(0, 1 − |t − c + ½|/f)
+// over source pixels t, the filter widened to f = max(s, 1) when shrinking (that is the antialiasing),
+// normalized to sum to 1.
+struct Taps {
+  std::vector<int> start, count;  // per output pixel: first source pixel (absolute), number of taps
+  std::vector<float> weights;     // per output pixel: `width` weights (count used)
+  int width = 0;
+};
+
+// Output pixels [out_first, out_first + out_count) of the `out`-pixel resampling.
+Taps make_taps(int first, int in, int out, int out_first, int out_count) {
+  const double scale = double(in) / out, filter = std::max(scale, 1.0), support = filter;  // triangle: support 1·f
+  Taps t;
+  t.width = static_cast<int>(std::ceil(support)) * 2 + 1;
+  t.start.resize(out_count);
+  t.count.resize(out_count);
+  t.weights.assign(size_t(out_count) * t.width, 0.f);
+  for (int x = 0; x < out_count; ++x) {
+    const double center = (out_first + x + 0.5) * scale;
+    const int lo = std::max(static_cast<int>(center - support + 0.5), 0);
+    const int hi = std::min(static_cast<int>(center + support + 0.5), in);
+    double total = 0;
+    std::vector<double> w(static_cast<size_t>(hi - lo));
+    for (int k = lo; k < hi; ++k) total += w[size_t(k - lo)] = std::max(0.0, 1.0 - std::fabs((k - center + 0.5) / filter));
+    t.start[x] = first + lo;
+    t.count[x] = hi - lo;
+    for (int k = 0; k < hi - lo; ++k) t.weights[size_t(x) * t.width + k] = static_cast<float>(total > 0 ? w[size_t(k)] / total : 0);
+  }
+  return t;
+}
+}  // namespace
+
+void resize_region(const RgbImage& image, const CropBox& box, int resized_h, int resized_w, const CropBox& window,
+                   bool flip, const std::vector<double>& mean, const std::vector<double>& std, float* out) {
+  const int out_h = window.h, out_w = window.w;
+  const Taps cols = make_taps(box.j, box.w, resized_w, window.j, out_w), rows = make_taps(box.i, box.h, resized_h, window.i, out_h);
+  const float scale[3] = {float(1 / (255 * std[0])), float(1 / (255 * std[1])), float(1 / (255 * std[2]))};
+  const float shift[3] = {float(-mean[0] / std[0]), float(-mean[1] / std[1]), float(-mean[2] / std[2])};
+  // the columns the horizontal pass reads, as RGB triples
+  const int col0 = cols.start.front(), col1 = cols.start.back() + cols.count.back();
+  const int span = (col1 - col0) * 3;
+  thread_local std::vector<float> line;  // reused: a fresh buffer per image costs its page faults
+  line.resize(size_t(span));
+  for (int y = 0; y < out_h; ++y) {
+    // vertical pass: one row of the columns needed, from the 8-bit rows (contiguous: vectorizes)
+    std::fill(line.begin(), line.end(), 0.f);
+    const float* wy = rows.weights.data() + size_t(y) * rows.width;
+    for (int k = 0; k < rows.count[y]; ++k) {
+      const uint8_t* src = image.pixels.data() + (size_t(rows.start[y] + k) * image.width + col0) * 3;
+      const float w = wy[k];
+      for (int i = 0; i < span; ++i) line[size_t(i)] += w * src[i];
+    }
+    // horizontal pass, mirrored when flipping, then (x/255 − mean)/std into CHW, clamped to [0, 255]
+    // as an 8-bit resize would be
+    float* r = out + size_t(y) * out_w;
+    float* g = r + size_t(out_h) * out_w;
+    float* b = g + size_t(out_h) * out_w;
+    for (int x = 0; x < out_w; ++x) {
+      const float* wx = cols.weights.data() + size_t(x) * cols.width;
+      const float* p = line.data() + size_t(cols.start[x] - col0) * 3;
+      float sr = 0, sg = 0, sb = 0;
+      for (int k = 0; k < cols.count[x]; ++k, p += 3) {
+        sr += wx[k] * p[0];
+        sg += wx[k] * p[1];
+        sb += wx[k] * p[2];
+      }
+      const int o = flip ? out_w - 1 - x : x;
+      r[o] = std::clamp(sr, 0.f, 255.f) * scale[0] + shift[0];
+      g[o] = std::clamp(sg, 0.f, 255.f) * scale[1] + shift[1];
+      b[o] = std::clamp(sb, 0.f, 255.f) * scale[2] + shift[2];
+    }
+  }
 }
 
 namespace {
@@ -54,14 +115,16 @@ RgbImage decode_example(const Example& example, int scale_denominator) {
   return decode_jpeg(example.pixels, static_cast<size_t>(example.encoded_size), scale_denominator, source);
 }
 
-// `box` of the full image in the coordinates of the image decoded at 1/denominator (at least 1 pixel).
-CropBox scaled(const CropBox& box, int denominator, const RgbImage& decoded) {
+// `box` of the full width × height image in the coordinates of the image decoded at 1/denominator
+// (libjpeg's scaled size: ceil(side / denominator)), at least 1 pixel.
+CropBox scaled(const CropBox& box, int denominator, int width, int height) {
   if (denominator == 1) return box;
+  const int w = (width + denominator - 1) / denominator, h = (height + denominator - 1) / denominator;
   CropBox s;
-  s.i = std::min(box.i / denominator, decoded.height - 1);
-  s.j = std::min(box.j / denominator, decoded.width - 1);
-  s.h = std::clamp(static_cast<int>(std::lround(double(box.h) / denominator)), 1, decoded.height - s.i);
-  s.w = std::clamp(static_cast<int>(std::lround(double(box.w) / denominator)), 1, decoded.width - s.j);
+  s.i = std::min(box.i / denominator, h - 1);
+  s.j = std::min(box.j / denominator, w - 1);
+  s.h = std::clamp(static_cast<int>(std::lround(double(box.h) / denominator)), 1, h - s.i);
+  s.w = std::clamp(static_cast<int>(std::lround(double(box.w) / denominator)), 1, w - s.j);
   return s;
 }
 
@@ -94,8 +157,13 @@ void RandomResizedCropFlip::apply_example(const Example& example, int64_t positi
   const CropBox box = random_resized_crop(header.width, header.height, rng);
   const bool flip = flip_ && std::bernoulli_distribution(0.5)(rng);
   const int denominator = dct_scale_for(box.w, box.h, size_, size_);
-  const RgbImage image = decode_example(example, denominator);
-  resize_region(image, scaled(box, denominator, image), size_, size_, flip, mean_, std_, out);
+  const CropBox s = scaled(box, denominator, header.width, header.height);
+  // only the crop is decoded (the columns widened to whole iMCUs: image.left says where it starts)
+  thread_local RgbImage image;  // its buffer reused image after image
+  decode_jpeg_region(example.pixels, static_cast<size_t>(example.encoded_size), denominator, s.i, s.j, s.h, s.w, source,
+                     image);
+  const CropBox local{s.i - image.top, s.j - image.left, std::min(s.h, image.height), std::min(s.w, image.width - (s.j - image.left))};
+  resize_region(image, local, size_, size_, {0, 0, size_, size_}, flip, mean_, std_, out);
 }
 
 std::unique_ptr<Transform> RandomResizedCropFlip::clone() const {
@@ -123,15 +191,9 @@ void ResizeCenterCrop::apply_example(const Example& example, int64_t, float* out
   const int new_w = wide ? new_long : new_short, new_h = wide ? new_short : new_long;
   const int denominator = dct_scale_for(header.width, header.height, new_w, new_h);
   const RgbImage image = decode_example(example, denominator);
-  // resize the whole (decoded) image, then take the center crop (CenterCrop's rounding)
-  std::vector<float> resized(size_t(3) * new_h * new_w);
-  const std::vector<double> zero{0, 0, 0}, unit{1.0 / 255, 1.0 / 255, 1.0 / 255};  // keep 0–255 values
-  resize_region(image, {0, 0, image.height, image.width}, new_h, new_w, false, zero, unit, resized.data());
+  // the center crop of the resized image (CenterCrop's rounding), computed for those pixels only
   const int top = static_cast<int>(std::lround((new_h - size_) / 2.0)), left = static_cast<int>(std::lround((new_w - size_) / 2.0));
-  auto full = torch::from_blob(resized.data(), {3, new_h, new_w}, torch::kFloat32);
-  auto crop = full.narrow(1, std::max(top, 0), std::min(size_, new_h)).narrow(2, std::max(left, 0), std::min(size_, new_w));
-  auto dst = torch::from_blob(out, {3, size_, size_}, torch::kFloat32);
-  for (int c = 0; c < 3; ++c) dst[c].copy_(crop[c].mul(1.0 / (255.0 * std_[c])).sub(mean_[c] / std_[c]));
+  resize_region(image, {0, 0, image.height, image.width}, new_h, new_w, {top, left, size_, size_}, false, mean_, std_, out);
 }
 
 std::unique_ptr<Transform> ResizeCenterCrop::clone() const {

@@ -1,8 +1,8 @@
 #pragma once
 // The ImageNet transforms (torchvision's semantics) on encoded JPEG examples, each decoding at the
 // smallest DCT scale that keeps the resolution its output needs (data/jpeg.h), then resizing with
-// ATen's antialiased bilinear interpolation (torchvision's Resize with antialias=True) and
-// normalizing per channel: (x/255 − mean)/std.
+// antialiased bilinear interpolation (PIL's, as torchvision's Resize on PIL images; the same
+// weights as ATen's _upsample_bilinear2d_aa) and normalizing per channel: (x/255 − mean)/std.
 //   RandomResizedCropFlip  training: RandomResizedCrop(size, scale 0.08–1, ratio 3/4–4/3) + flip
 //   ResizeCenterCrop       evaluation: Resize(resize, shorter side) + CenterCrop(size)
 #include <cstdint>
@@ -26,10 +26,13 @@ struct CropBox {
 CropBox random_resized_crop(int width, int height, std::mt19937_64& rng, double scale_min = 0.08,
                             double scale_max = 1.0, double ratio_min = 3.0 / 4, double ratio_max = 4.0 / 3);
 
-// Resizes the region `box` of an RGB (HWC) image to out_h × out_w, optionally mirrored, and writes
-// it normalized as float CHW into `out`.
-void resize_region(const RgbImage& image, const CropBox& box, int out_h, int out_w, bool flip,
-                   const std::vector<double>& mean, const std::vector<double>& std, float* out);
+// Resizes the region `box` of an RGB (HWC) image to resized_h × resized_w, optionally mirrored, and
+// writes `window` of the result normalized as float CHW into `out` (window.h × window.w): two separable passes straight from the 8-bit pixels (a
+// tensor per image through ATen cost 3× the JPEG decode itself).
+// Only the pixels of `window` (of the resized_h × resized_w result) are computed: a resize followed
+// by a crop costs what its crop costs.
+void resize_region(const RgbImage& image, const CropBox& box, int resized_h, int resized_w, const CropBox& window,
+                   bool flip, const std::vector<double>& mean, const std::vector<double>& std, float* out);
 
 class RandomResizedCropFlip : public Transform {
  public:

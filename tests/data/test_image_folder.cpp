@@ -54,6 +54,29 @@ TEST(Jpeg, DecodesToThePixelsItWasEncodedFromAtFullAndReducedDctScale) {
   }
 }
 
+TEST(Jpeg, ARegionDecodesToThatPartOfTheWholeImage) {
+  // 4:2:0 subsampling (ImageNet's usual): chroma upsampling at the region's edges must match too
+  RgbImage original = smooth_image(203, 151, 8);
+  const auto noise = torch::randint(0, 40, {151 * 203 * 3}, torch::kUInt8);
+  for (size_t i = 0; i < original.pixels.size(); ++i) original.pixels[i] = uint8_t(original.pixels[i] + noise[long(i)].item<int>() / 2);
+  const auto bytes = encode_jpeg(original, 90, false, false, /*chroma_420=*/true);
+  for (int d : {1, 2, 4}) {
+    const auto whole = decode_jpeg(bytes.data(), bytes.size(), d, "x.jpg");
+    RgbImage part;
+    const int top = 37 / d, left = 61 / d, h = 80 / d, w = 90 / d;
+    decode_jpeg_region(bytes.data(), bytes.size(), d, top, left, h, w, "x.jpg", part);
+    EXPECT_EQ(part.top, top);
+    EXPECT_LE(part.left, left);  // widened to whole iMCUs
+    EXPECT_GE(part.left + part.width, left + w);
+    EXPECT_EQ(part.height, h);
+    // the pixels asked for, exactly as the whole image's decode has them
+    const auto got = torch::from_blob(part.pixels.data(), {part.height, part.width, 3}, torch::kUInt8)
+                         .narrow(1, left - part.left, w).to(torch::kFloat32);
+    const auto want = hwc(whole).narrow(0, top, h).narrow(1, left, w);
+    EXPECT_TRUE(torch::equal(got, want)) << "1/" << d << ": max difference " << (got - want).abs().max().item<float>();
+  }
+}
+
 TEST(Jpeg, GrayscaleAndCmykBecomeRgb) {
   const auto original = smooth_image(40, 24, 5);
   const auto gray = decode_jpeg(encode_jpeg(original, 100, /*gray=*/true).data(),
@@ -128,6 +151,34 @@ TEST(RandomResizedCrop, CropsFollowTorchvisionsDistribution) {
   EXPECT_EQ(strip.w, 13);
   EXPECT_EQ(strip.j, (1000 - 13) / 2);
   EXPECT_EQ(strip.i, 0);
+}
+
+TEST(JpegTransforms, ResizeEqualsATensAntialiasedBilinearInterpolation) {
+  // a random image: every pixel's weight shows; shrinking (antialiased), enlarging, a crop, a flip
+  RgbImage im;
+  im.width = 70;
+  im.height = 50;
+  const auto pixels = torch::randint(0, 256, {50, 70, 3}, torch::kUInt8);
+  im.pixels.assign(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + pixels.numel());
+  const std::vector<double> zero{0, 0, 0}, unit{1.0 / 255, 1.0 / 255, 1.0 / 255};  // output in 0–255 units
+  const CropBox box{5, 9, 40, 53};
+  for (auto [h, w] : {std::pair{17, 23}, std::pair{64, 90}, std::pair{40, 20}})
+    for (bool flip : {false, true}) {
+      std::vector<float> out(3 * h * w);
+      resize_region(im, box, h, w, {0, 0, h, w}, flip, zero, unit, out.data());
+      auto reference = torch::nn::functional::interpolate(
+          hwc(im).permute({2, 0, 1}).unsqueeze(0).narrow(2, box.i, box.h).narrow(3, box.j, box.w),
+          torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear)
+              .align_corners(false).antialias(true))[0].clamp(0, 255);
+      if (flip) reference = reference.flip(2);
+      const auto got = torch::from_blob(out.data(), {3, h, w});
+      EXPECT_LE((got - reference).abs().max().item<float>(), 2e-3f) << h << "x" << w << " flip " << flip;
+      // a window of the result is that part of the whole
+      std::vector<float> part(3 * 5 * 7);
+      resize_region(im, box, h, w, {3, 4, 5, 7}, false, zero, unit, part.data());
+      const auto whole = flip ? got.flip(2) : got;
+      EXPECT_LE((torch::from_blob(part.data(), {3, 5, 7}) - whole.narrow(1, 3, 5).narrow(2, 4, 7)).abs().max().item<float>(), 1e-4f);
+    }
 }
 
 TEST(JpegTransforms, EvaluationIsResizeThenCenterCropOfTheDecodedImage) {
