@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "eshift/data/registry.h"
+#include "eshift/models/registry.h"
 #include "eshift/train/recipe.h"
 
 namespace eshift::cli {
@@ -74,7 +75,9 @@ void DataFlags::apply(std::string& name, std::string& dir) const {
 }
 
 void ModelFlags::add(CLI::App& app, ModelSpec& spec) {
-  app.add_option("--model", spec.name, "resnet20|32|44|56|110 (any resnet<6n+2>), resnet50|101|152")->capture_default_str();
+  std::string models;  // the registry's names (eshift models lists them with their sizes)
+  for (const auto& entry : model_registry()) models += (models.empty() ? "" : ", ") + entry.names;
+  app.add_option("--model", spec.name, models)->capture_default_str();
   app.add_option("--wnorm", wnorm, "weight normalization of every conv: none|ws|wn|cwn")->capture_default_str();
   app.add_option("--norm", spec.norm, "feature normalization after each conv: bn|gn")->capture_default_str();
   app.add_option("--gn-groups", spec.gn_groups, "GroupNorm groups")->capture_default_str();

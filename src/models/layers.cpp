@@ -8,8 +8,9 @@
 
 namespace eshift {
 
-torch::nn::AnyModule make_conv(const ModelSpec& spec, int64_t in, int64_t out, int64_t kernel, int64_t stride) {
-  auto o = torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false);
+torch::nn::AnyModule make_conv(const ModelSpec& spec, int64_t in, int64_t out, int64_t kernel, int64_t stride,
+                               int64_t groups) {
+  auto o = torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).groups(groups).bias(false);
   switch (spec.wnorm) {
     case WeightFamily::WS: return torch::nn::AnyModule(WSConv2d(o, spec.ws));
     case WeightFamily::WN: return torch::nn::AnyModule(WNConv2d(o));

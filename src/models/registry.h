@@ -1,6 +1,8 @@
 #pragma once
-// The model registry: every model eshift can build, by name (--model). A new model (the zoo)
-// joins by adding one entry to model_registry() in registry.cpp.
+// The model registry: every model eshift can build, by name (--model). A new model joins by adding
+// one entry to model_registry() in registry.cpp. Today: the CIFAR ResNets (resnet.h) and the
+// ImageNet zoo: resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d (resnet.h), densenet201
+// (densenet.h), mobilenet_v1 (mobilenet.h), shufflenet_v1_g3, shufflenet_v2_x1_0 (shufflenet.h).
 #include <functional>
 #include <memory>
 #include <string>

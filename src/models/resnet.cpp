@@ -1,5 +1,6 @@
 #include "eshift/models/resnet.h"
 
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,12 +19,27 @@ int resnet_depth(const std::string& name) {
   return std::stoi(name.substr(prefix.size()));
 }
 
-bool imagenet_depth(int depth) { return depth == 50 || depth == 101 || depth == 152; }
+// An ImageNet layout: block type, blocks per stage, and the 3×3 conv's groups and width per group
+// (ResNeXt's cardinality and d; ResNet: 1 group of 64).
+struct ImageNetLayout {
+  bool bottleneck;
+  std::vector<int> blocks;
+  int64_t groups = 1, width_per_group = 64;
+};
 
-std::vector<int> bottleneck_counts(int depth) {
-  if (depth == 50) return {3, 4, 6, 3};
-  if (depth == 101) return {3, 4, 23, 3};
-  return {3, 8, 36, 3};
+// The ImageNet layout of `name` (torchvision's), or nullptr when it is not one.
+const ImageNetLayout* imagenet_layout(const std::string& name) {
+  static const std::map<std::string, ImageNetLayout> layouts = {
+      {"resnet18", {false, {2, 2, 2, 2}}},
+      {"resnet34", {false, {3, 4, 6, 3}}},
+      {"resnet50", {true, {3, 4, 6, 3}}},
+      {"resnet101", {true, {3, 4, 23, 3}}},
+      {"resnet152", {true, {3, 8, 36, 3}}},
+      {"resnext50_32x4d", {true, {3, 4, 6, 3}, 32, 4}},
+      {"resnext101_32x8d", {true, {3, 4, 23, 3}, 32, 8}},
+  };
+  auto it = layouts.find(name);
+  return it == layouts.end() ? nullptr : &it->second;
 }
 
 class BasicBlockImpl : public torch::nn::Module {
@@ -53,21 +69,22 @@ class BasicBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BasicBlock);
 
+// 1×1 (in → width), 3×3 (width → width, `groups` groups, the stride), 1×1 (width → out)
 class BottleneckImpl : public torch::nn::Module {
  public:
-  BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t mid, int64_t stride)
-      : conv1_(make_conv(spec, in, mid, 1, 1)), norm1_(make_norm(spec, mid)),
-        conv2_(make_conv(spec, mid, mid, 3, stride)), norm2_(make_norm(spec, mid)),
-        conv3_(make_conv(spec, mid, 4 * mid, 1, 1)), norm3_(make_norm(spec, 4 * mid)) {
+  BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t width, int64_t out, int64_t stride, int64_t groups)
+      : conv1_(make_conv(spec, in, width, 1, 1)), norm1_(make_norm(spec, width)),
+        conv2_(make_conv(spec, width, width, 3, stride, groups)), norm2_(make_norm(spec, width)),
+        conv3_(make_conv(spec, width, out, 1, 1)), norm3_(make_norm(spec, out)) {
     register_module("conv1", conv1_.ptr());
     register_module("norm1", norm1_.ptr());
     register_module("conv2", conv2_.ptr());
     register_module("norm2", norm2_.ptr());
     register_module("conv3", conv3_.ptr());
     register_module("norm3", norm3_.ptr());
-    if (stride != 1 || in != 4 * mid) {
-      short_conv_ = make_conv(spec, in, 4 * mid, 1, stride);
-      short_norm_ = make_norm(spec, 4 * mid);
+    if (stride != 1 || in != out) {
+      short_conv_ = make_conv(spec, in, out, 1, stride);
+      short_norm_ = make_norm(spec, out);
       register_module("shortcut_conv", short_conv_.ptr());
       register_module("shortcut_norm", short_norm_.ptr());
     }
@@ -85,9 +102,8 @@ class BottleneckImpl : public torch::nn::Module {
 TORCH_MODULE(Bottleneck);
 }  // namespace
 
-ResNetImpl::ResNetImpl(const ModelSpec& spec) : Model(spec), imagenet_(imagenet_depth(resnet_depth(spec.name))) {
+ResNetImpl::ResNetImpl(const ModelSpec& spec) : Model(spec), imagenet_(imagenet_layout(spec.name) != nullptr) {
   spec.validate();
-  const int depth = resnet_depth(spec.name);
   const int64_t w = imagenet_ ? 64 : spec.width;
   stem_conv_ = make_conv(spec, spec.in_channels, w, imagenet_ ? 7 : 3, imagenet_ ? 2 : 1);
   stem_norm_ = make_norm(spec, w);
@@ -96,14 +112,24 @@ ResNetImpl::ResNetImpl(const ModelSpec& spec) : Model(spec), imagenet_(imagenet_
   stages_ = register_module("stages", torch::nn::Sequential());
   int64_t in = w;
   if (imagenet_) {
-    const auto counts = bottleneck_counts(depth);
-    for (int stage = 0; stage < 4; ++stage)
-      for (int b = 0; b < counts[stage]; ++b) {
-        stages_->push_back(Bottleneck(spec, in, w << stage, (stage > 0 && b == 0) ? 2 : 1));
-        in = 4 * (w << stage);
+    const auto& layout = *imagenet_layout(spec.name);
+    for (int stage = 0; stage < 4; ++stage) {
+      const int64_t planes = w << stage;
+      // torchvision: width = int(planes · (width_per_group / 64)) · groups, out = 4 · planes
+      const int64_t width = planes * layout.width_per_group / 64 * layout.groups;
+      for (int b = 0; b < layout.blocks[stage]; ++b) {
+        const int64_t stride = (stage > 0 && b == 0) ? 2 : 1;
+        if (layout.bottleneck) {
+          stages_->push_back(Bottleneck(spec, in, width, 4 * planes, stride, layout.groups));
+          in = 4 * planes;
+        } else {
+          stages_->push_back(BasicBlock(spec, in, planes, stride));
+          in = planes;
+        }
       }
+    }
   } else {
-    const int n = (depth - 2) / 6;
+    const int n = (resnet_depth(spec.name) - 2) / 6;
     for (int stage = 0; stage < 3; ++stage) {
       const int64_t out = w << stage;
       for (int b = 0; b < n; ++b) {
@@ -124,11 +150,20 @@ torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   return fc_->forward(x);
 }
 
+namespace {
+std::shared_ptr<Model> build_resnet(const ModelSpec& spec) { return ResNet(spec).ptr(); }
+}  // namespace
+
 ModelEntry imagenet_resnet_entry() {
-  return {"resnet50, resnet101, resnet152",
-          [](const std::string& name) { return imagenet_depth(resnet_depth(name)); },
-          [](const ModelSpec&) {},
-          [](const ModelSpec& spec) { return std::static_pointer_cast<Model>(ResNet(spec).ptr()); }};
+  return {"resnet18, resnet34, resnet50, resnet101, resnet152",
+          [](const std::string& name) { return name.rfind("resnet", 0) == 0 && imagenet_layout(name); },
+          [](const ModelSpec&) {}, build_resnet};
+}
+
+ModelEntry resnext_entry() {
+  return {"resnext50_32x4d, resnext101_32x8d",
+          [](const std::string& name) { return name.rfind("resnext", 0) == 0 && imagenet_layout(name); },
+          [](const ModelSpec&) {}, build_resnet};
 }
 
 ModelEntry cifar_resnet_entry() {
@@ -138,9 +173,9 @@ ModelEntry cifar_resnet_entry() {
             const int d = resnet_depth(spec.name);
             if (d < 8 || (d - 2) % 6 != 0)
               throw std::invalid_argument("unknown model '" + spec.name + "': CIFAR ResNet depth must be 6n+2 >= 8 "
-                                          "(or resnet50/101/152 for the ImageNet layout)");
+                                          "(or resnet18/34/50/101/152 for the ImageNet layout)");
           },
-          [](const ModelSpec& spec) { return std::static_pointer_cast<Model>(ResNet(spec).ptr()); }};
+          build_resnet};
 }
 
 }  // namespace eshift

@@ -70,7 +70,8 @@ double hand_count(const std::string& name, int64_t in_channels, int64_t width, i
 }  // namespace
 
 TEST(ModelRegistry, NamesResolveToTheirLayouts) {
-  EXPECT_EQ(find_model("resnet50").names, "resnet50, resnet101, resnet152");
+  EXPECT_EQ(find_model("resnet50").names, "resnet18, resnet34, resnet50, resnet101, resnet152");
+  EXPECT_EQ(find_model("resnet18").names, find_model("resnet152").names);  // not a CIFAR depth
   EXPECT_NE(find_model("resnet110").names.find("resnet<6n+2>"), std::string::npos);
   try {
     find_model("vgg16");
