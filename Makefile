@@ -7,8 +7,9 @@ DEMO_ARGS ?=
 
 TORCH2_VENV ?= .venv-torch2
 TORCH2_BUILD_DIR ?= build-torch2
+INTEROP_VENV ?= .venv-interop
 
-.PHONY: all deps configure build demo test test-torch2 test-sanitize fuzz bench bench-scaling clean
+.PHONY: all deps configure build demo test test-torch2 test-sanitize fuzz bench bench-scaling interop clean
 
 all: build
 
@@ -59,6 +60,13 @@ bench: deps
 # wait with and without overlap (bench/scaling.py).
 bench-scaling: build
 	/usr/bin/python3 bench/scaling.py $(SCALING_ARGS)
+
+# Not part of make test: `eshift import` of torchvision's resnet50 (and the other zoo models eshift
+# has) against torchvision's own logits, and a legacy checkpoint converted and imported (pip's
+# torch + torchvision in INTEROP_VENV; bench/interop.py).
+interop: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target eshift
+	bash scripts/interop.sh $(INTEROP_VENV) $(BUILD_DIR)/eshift $(BUILD_DIR)/interop $(INTEROP_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(TORCH2_BUILD_DIR) build-sanitize build-fuzz

@@ -7,8 +7,10 @@ const std::vector<CommandEntry>& command_registry() {
   static const std::vector<CommandEntry> entries = {
       {"train", "train a model on a dataset (default: WS-ResNet-20 on Fashion-MNIST)", make_train_command},
       {"eval", "evaluate a checkpoint on the test split", make_eval_command},
+      {"import", "a PyTorch state dict (torchvision's names) into an eshift checkpoint", make_import_command},
       {"bench", "time training steps on random data", make_bench_command},
       {"audit", "measure which parameters of a model are scale-invariant", make_audit_command},
+      {"models", "the model zoo: parameters and conv GFLOPs of each model", make_models_command},
       {"experiment", "run one of the paper-claim experiments", make_experiment_command},
       {"report", "figures (PNG) and report.md from run and experiment directories", make_report_command},
       {"launch", "start the processes of a data-parallel run on this machine (as torchrun): launch --nproc N -- train …",

@@ -34,5 +34,7 @@ std::unique_ptr<Command> make_audit_command();
 std::unique_ptr<Command> make_experiment_command();
 std::unique_ptr<Command> make_report_command();
 std::unique_ptr<Command> make_launch_command();
+std::unique_ptr<Command> make_models_command();
+std::unique_ptr<Command> make_import_command();
 
 }  // namespace eshift::cli

@@ -1,9 +1,11 @@
 // eshift: train, evaluate and benchmark weight-normalized networks with the ε-shifted L2 regularizer.
 //   eshift train  [flags]      train a model on a dataset (default: WS-ResNet-20 on Fashion-MNIST)
 //   eshift eval   --checkpoint F   evaluate a checkpoint on the test split
+//   eshift import --from F --model M --out C   a PyTorch state dict into an eshift checkpoint
 //   eshift bench  [flags]      time training steps on random data
 //   eshift demo   [flags]      plain L2 vs ε-shifted L2 on Fashion-MNIST, side by side
 //   eshift audit  [flags]      which parameters of a model are scale-invariant, measured
+//   eshift models [NAME...]    the model zoo: parameters and conv GFLOPs of each model
 //   eshift experiment NAME     equivalence | underfit | collapse | seeds | equilibrium
 //   eshift report DIR...       figures and a Markdown summary of runs and experiments
 //   eshift launch --nproc N -- train …   a data-parallel run's processes on this machine

@@ -19,6 +19,8 @@ class TrainCommand : public Command {
   void add_flags(CLI::App& app) override {
     flags_.add(app, config_);
     app.add_option("--out", config_.out_dir, "run directory: metrics.jsonl, config.json, checkpoint.pt");
+    app.add_option("--init-from", config_.init_from,
+                   "start from the weights of a PyTorch state dict (torch.save, torchvision's names; see eshift import)");
     app.add_flag("--resume", config_.resume,
                  "continue the run in --out from its checkpoint; settings that change the run's meaning must "
                  "match it (see --resume-override)");

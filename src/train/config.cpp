@@ -119,6 +119,7 @@ std::string TrainConfig::to_json() const {
   j["crop_padding"] = crop_padding;
   j["hflip"] = hflip;
   j["seed"] = seed;
+  j["init_from"] = init_from;
   j["device"] = device;
   j["amp"] = amp;
   j["dtype"] = dtype;
@@ -141,7 +142,9 @@ const std::set<std::string> kMeaningless = {"device", "channels_last", "probe_ev
                                             "dist_check_every", "history", "workers",
                                             "bad_images", "top5", "recipe"};
 // Settings added after runs were already stored: missing from an older config.json means this value.
-const std::map<std::string, std::string> kAddedLater = {{"dtype", "\"float32\""}, {"sync_bn", "false"}};
+const std::map<std::string, std::string> kAddedLater = {
+    {"dtype", "\"float32\""}, {"sync_bn", "false"}, {"cifar100_coarse", "false"}, {"image_size", "224"},
+    {"label_smoothing", "0.0"}, {"init_from", "\"\""}};
 
 // name → value text, nested objects flattened to "outer.inner".
 void flatten(const nlohmann::json& j, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {

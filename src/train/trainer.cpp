@@ -14,6 +14,7 @@
 #include "eshift/core/text.h"
 #include "eshift/data/batch_loader.h"
 #include "eshift/data/registry.h"
+#include "eshift/interop/import_weights.h"
 #include "eshift/models/registry.h"
 #include "eshift/observe/progress.h"
 #include "eshift/regularize/decay_policy.h"
@@ -113,6 +114,10 @@ void Trainer::set_up_model() {
   torch::manual_seed(config_.seed);
   model_ = build_model(config_.model);
   policy_->placement().place(*model_);
+  if (!config_.init_from.empty() && !config_.resume && config_.resume_from.empty()) {  // a resume takes its checkpoint's
+    import_torch_file(*model_, config_.init_from);
+    std::cout << "initial weights from " << config_.init_from << "\n";
+  }
   params_ = describe_parameters(*model_);
   optimizer_ = std::make_unique<RegularizedSGD>(DecayPolicy(config_.decay).group(params_),
                                                 RegularizedSGDOptions(config_.schedule.base_lr)
@@ -223,23 +228,23 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
   options.seed = config_.seed;
   options.rank = dist_.rank;
   options.world_size = dist_.world_size;
+  options.workers = config_.workers;
+  options.pin_memory = policy_->placement().device.is_cuda();
   BatchLoader loader(train_set_, *train_transform_, options, epoch);
   bar_ = std::make_unique<ProgressBar>(
       config_.label + " " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs), loader.num_batches());
   MetricSums sums(task_->metrics());
   int64_t step = 0, unreadable = 0;
-  options.workers = config_.workers;
-  options.pin_memory = policy_->placement().device.is_cuda();
   while (auto batch = loader.next()) {
     const int64_t global_step = int64_t(epoch) * loader.num_batches() + step + 1;
     const bool probing = config_.probe_every > 0 && global_step % config_.probe_every == 0;
+    for (const auto& message : batch->unreadable) bar_->note("warning: skipped " + message);
+    unreadable += static_cast<int64_t>(batch->unreadable.size());
     const auto placed = policy_->place(*batch);
     const auto out = train_step(
         *model_, *task_, *optimizer_, *policy_, placed, [&] { for (auto& hook : gradient_hooks_) hook(); },
         [&] { if (probing) probe_->before_step(); },  // the gradients the step will use
         [&](torch::Tensor& loss) {  // the mean over the ranks, and whether any rank asked to stop
-    for (const auto& message : batch->unreadable) bar_->note("warning: skipped " + message);
-    unreadable += static_cast<int64_t>(batch->unreadable.size());
           if (data_parallel_) stop_agreed_ = data_parallel_->after_backward(loss, g_stop_requested);
         });
     fault_point("step");
@@ -288,14 +293,14 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
   record.extras = policy_->stats();
   if (data_parallel_) record.extras.emplace_back("allreduce_wait_seconds", data_parallel_->take_wait_seconds());
   if (config_.on_nonfinite == "skip") record.extras.emplace_back("nonfinite_skipped_steps", nonfinite_skipped_);
+  if (!train_set_->fatal_unreadable()) {  // this rank's count (a data-parallel run logs rank 0's)
+    record.extras.emplace_back("unreadable_images", unreadable);
+  }
   nonfinite_skipped_ = 0;  // per epoch: a resumed run logs what an uninterrupted one does
   return true;
 }
 
 Metrics Trainer::evaluate() {
-  if (!train_set_->fatal_unreadable()) {  // this rank's count (a data-parallel run logs rank 0's)
-    record.extras.emplace_back("unreadable_images", unreadable);
-  }
   if (data_parallel_) data_parallel_->broadcast_buffers();  // rank 0's BatchNorm statistics, as the checkpoint holds them
   auto sums = evaluate_sums(*model_, *task_, eval_set_, *eval_transform_, *policy_, config_.eval_batch_size,
                             dist_.rank, dist_.world_size, config_.workers);

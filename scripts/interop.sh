@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# make interop: eshift's import of PyTorch weights against PyTorch (bench/interop.py), in a virtual
+# environment with pip's torch + torchvision (CPU wheels from download.pytorch.org when that index
+# is reachable, else PyPI's). Safe to rerun: an environment that imports both is reused.
+#   usage: scripts/interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR [bench/interop.py flags]
+set -euo pipefail
+venv=${1:?usage: interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR}
+binary=${2:?usage: interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR}
+out=${3:?usage: interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR}
+shift 3
+
+if ! "$venv/bin/python" -c 'import torch, torchvision' >/dev/null 2>&1; then
+  if ! /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1; then  # python3-venv brings ensurepip
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends python3-venv
+  fi
+  echo "interop: pip install torch torchvision into $venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check torch torchvision \
+      --index-url https://download.pytorch.org/whl/cpu ||
+    "$venv/bin/pip" install --quiet --disable-pip-version-check torch torchvision
+fi
+exec "$venv/bin/python" bench/interop.py --eshift "$binary" --out "$out" "$@"

@@ -1,0 +1,264 @@
+// PyTorch weights: reading torch.save's files (interop/torch_state_dict.h) and importing
+// torchvision-named state dicts (interop/import_weights.h), against the fixtures written by
+// tests/fixtures/make_torch_fixtures.py with pip's torch + torchvision: PyTorch's own logits,
+// 'module.' prefixes, checkpoint dicts, legacy files, and every kind of mismatch in one error.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <stdexcept>
+
+#include "apps/cli_util.h"
+#include "eshift/core/placement.h"
+#include "eshift/interop/import_weights.h"
+#include "eshift/interop/torch_state_dict.h"
+#include "eshift/models/registry.h"
+#include "eshift/nn/normalized_layers.h"
+
+using namespace eshift;
+
+namespace {
+std::string fixture(const std::string& name) { return std::string(ESHIFT_FIXTURES) + "/" + name; }
+
+ModelSpec resnet8(int64_t width = 16, WeightFamily wnorm = WeightFamily::None) {
+  ModelSpec spec;
+  spec.name = "resnet8";
+  spec.wnorm = wnorm;
+  spec.width = width;
+  spec.in_channels = 3;
+  spec.num_classes = 10;
+  return spec;
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+// max |a − b| / max(1, max |b|)
+double relative_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).abs().max().item<double>() / std::max(1.0, b.abs().max().item<double>());
+}
+
+torch::Tensor eval_logits(Model& model) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  return model.forward(read_torch_tensor(fixture("resnet8_input.pt")));
+}
+}  // namespace
+
+TEST(ImportTorchFile, ReadsAStateDictAndStripsTheModulePrefix) {
+  const auto dict = read_torch_state_dict(fixture("resnet8.pt"));  // saved through nn.DataParallel
+  ASSERT_EQ(dict.size(), 56u);  // stem 6, layer1 12, layer2 and layer3 18 each (shortcut), fc 2
+  std::map<std::string, torch::Tensor> byname(dict.begin(), dict.end());
+  for (const auto& [name, t] : dict) EXPECT_NE(name.rfind("module.", 0), 0u) << name;
+  EXPECT_EQ(dict.front().first, "conv1.weight");  // the file's order
+  ASSERT_TRUE(byname.count("layer2.0.downsample.0.weight"));
+  EXPECT_EQ(byname["layer2.0.downsample.0.weight"].sizes(), (std::vector<int64_t>{32, 16, 1, 1}));
+  EXPECT_EQ(byname["layer3.0.bn2.num_batches_tracked"].scalar_type(), torch::kLong);
+  EXPECT_EQ(byname["layer3.0.bn2.num_batches_tracked"].item<int64_t>(), 1234);
+  EXPECT_EQ(byname["fc.weight"].scalar_type(), torch::kFloat);
+}
+
+TEST(ImportTorchFile, TensorsRoundTripThroughTheTorchSaveFormat) {
+  test::TempDir dir;
+  const auto t = torch::arange(12, torch::kDouble).reshape({3, 4}).t();  // not contiguous
+  write_torch_tensor(dir / "t.pt", t);
+  const auto back = read_torch_tensor(dir / "t.pt");
+  EXPECT_EQ(back.scalar_type(), torch::kDouble);
+  EXPECT_TRUE(torch::equal(back, t));
+  EXPECT_EQ(read_torch_tensor(fixture("resnet8_logits.pt")).sizes(), (std::vector<int64_t>{2, 10}));
+}
+
+TEST(ImportTorchFile, CheckpointDictsGiveTheirStateDict) {
+  // {'epoch', 'arch', 'state_dict', 'best_acc1', 'optimizer', 'args': argparse.Namespace}, no
+  // num_batches_tracked, 'module.' keys
+  const auto from_checkpoint = read_torch_state_dict(fixture("resnet8w4_checkpoint.pt"));
+  const auto plain = read_torch_state_dict(fixture("resnet8w4_state_dict.pt"));
+  std::map<std::string, torch::Tensor> expected(plain.begin(), plain.end());
+  size_t counters = 0;
+  for (const auto& [name, t] : plain) counters += name.find("num_batches_tracked") != std::string::npos;
+  ASSERT_EQ(from_checkpoint.size() + counters, plain.size());
+  for (const auto& [name, t] : from_checkpoint) {
+    ASSERT_TRUE(expected.count(name)) << name;
+    EXPECT_TRUE(torch::equal(t, expected[name])) << name;
+  }
+  auto model = build_model(resnet8(4));
+  import_state_dict(*model, from_checkpoint, "checkpoint");  // num_batches_tracked absent: accepted
+}
+
+TEST(ImportTorchFile, LegacyAndForeignFilesAreRefusedInOneLine) {
+  const auto legacy = error_of([] { read_torch_state_dict(fixture("resnet8w4_legacy.pt")); });
+  EXPECT_TRUE(has(legacy, "resnet8w4_legacy.pt")) << legacy;
+  EXPECT_TRUE(has(legacy, "legacy (non-zip) format")) << legacy;
+  EXPECT_TRUE(has(legacy, "scripts/convert_legacy_checkpoint.py")) << legacy;
+
+  const auto list = error_of([] { read_torch_state_dict(fixture("not_a_state_dict.pt")); });
+  EXPECT_TRUE(has(list, "not a PyTorch state dict (it holds a list")) << list;
+  const auto tensor = error_of([] { read_torch_state_dict(fixture("resnet8_input.pt")); });
+  EXPECT_TRUE(has(tensor, "it holds a tensor")) << tensor;
+
+  test::TempDir dir;
+  test::write_bytes(dir / "text.pt", {'h', 'e', 'l', 'l', 'o'});
+  EXPECT_TRUE(has(error_of([&] { read_torch_state_dict(dir / "text.pt"); }), "not a PyTorch file"));
+  EXPECT_TRUE(has(error_of([&] { read_torch_state_dict(dir / "absent.pt"); }), "absent.pt: no such file"));
+  // a damaged archive: LibTorch's zip reader's complaint, in one line
+  std::string bytes = test::slurp(fixture("resnet8w4_state_dict.pt"));
+  bytes.resize(bytes.size() / 2);
+  test::write_bytes(dir / "cut.pt", std::vector<uint8_t>(bytes.begin(), bytes.end()));
+  const auto cut = error_of([&] { read_torch_state_dict(dir / "cut.pt"); });
+  EXPECT_TRUE(has(cut, "cut.pt: not a readable PyTorch file")) << cut;
+  EXPECT_FALSE(has(cut, "\n")) << cut;
+
+  auto model = build_model(resnet8(4));
+  CheckpointInfo info;
+  info.spec = model->spec();
+  save_checkpoint(dir / "eshift.pt", *model, nullptr, info);
+  EXPECT_TRUE(has(error_of([&] { read_torch_state_dict(dir / "eshift.pt"); }), "is an eshift checkpoint"));
+}
+
+TEST(ImportWeights, MapsTorchvisionNamesByStage) {
+  auto r8 = build_model(resnet8());
+  EXPECT_EQ(torchvision_name(*r8, "norm1.running_mean"), "bn1.running_mean");
+  EXPECT_EQ(torchvision_name(*r8, "conv1.weight"), "conv1.weight");
+  EXPECT_EQ(torchvision_name(*r8, "stages.1.shortcut_conv.weight"), "layer2.0.downsample.0.weight");
+  EXPECT_EQ(torchvision_name(*r8, "stages.2.shortcut_norm.running_var"), "layer3.0.downsample.1.running_var");
+  EXPECT_EQ(torchvision_name(*r8, "stages.2.norm2.weight"), "layer3.0.bn2.weight");
+  EXPECT_EQ(torchvision_name(*r8, "fc.bias"), "fc.bias");
+
+  auto r20 = build_model([] {
+    auto s = resnet8();
+    s.name = "resnet20";
+    return s;
+  }());
+  EXPECT_EQ(torchvision_name(*r20, "stages.2.conv2.weight"), "layer1.2.conv2.weight");
+  EXPECT_EQ(torchvision_name(*r20, "stages.3.conv1.weight"), "layer2.0.conv1.weight");
+  EXPECT_EQ(torchvision_name(*r20, "stages.5.norm1.bias"), "layer2.2.bn1.bias");
+  EXPECT_EQ(torchvision_name(*r20, "stages.6.conv1.weight"), "layer3.0.conv1.weight");
+
+  ModelSpec spec50;
+  spec50.name = "resnet50";
+  spec50.wnorm = WeightFamily::None;
+  spec50.num_classes = 1000;
+  auto r50 = build_model(spec50);
+  EXPECT_EQ(torchvision_name(*r50, "stages.0.shortcut_conv.weight"), "layer1.0.downsample.0.weight");
+  EXPECT_EQ(torchvision_name(*r50, "stages.3.conv2.weight"), "layer2.0.conv2.weight");
+  EXPECT_EQ(torchvision_name(*r50, "stages.6.norm3.weight"), "layer2.3.bn3.weight");
+  EXPECT_EQ(torchvision_name(*r50, "stages.7.conv1.weight"), "layer3.0.conv1.weight");
+  EXPECT_EQ(torchvision_name(*r50, "stages.15.conv3.weight"), "layer4.2.conv3.weight");
+  // torchvision's resnet50 state dict has 320 entries: every eshift tensor has its own name there
+  std::set<std::string> names;
+  for (const auto& p : r50->named_parameters()) names.insert(torchvision_name(*r50, p.key()));
+  for (const auto& b : r50->named_buffers()) names.insert(torchvision_name(*r50, b.key()));
+  EXPECT_EQ(names.size(), 320u);
+}
+
+TEST(ImportWeights, LogitsEqualPyTorchs) {
+  auto model = build_model(resnet8());
+  import_torch_file(*model, fixture("resnet8.pt"));
+  const auto expected = read_torch_tensor(fixture("resnet8_logits.pt"));
+  const auto logits = eval_logits(*model);
+  ASSERT_EQ(logits.sizes(), expected.sizes());
+  EXPECT_LT(relative_diff(logits, expected), 1e-4) << logits << expected;
+  // the BN statistics came along (eval mode uses them): the counter too
+  EXPECT_EQ(model->named_buffers()["stages.2.norm2.num_batches_tracked"].item<int64_t>(), 1234);
+
+  // channels-last parameters (the trainer's default) take the same weights
+  auto nhwc = build_model(resnet8());
+  Placement{torch::kCPU, /*channels_last=*/true}.place(*nhwc);
+  ASSERT_TRUE(nhwc->named_parameters()["conv1.weight"].is_contiguous(torch::MemoryFormat::ChannelsLast));
+  import_torch_file(*nhwc, fixture("resnet8.pt"));
+  EXPECT_LT(relative_diff(eval_logits(*nhwc), expected), 1e-4);
+}
+
+TEST(ImportWeights, WeightFamilies) {
+  const auto expected = read_torch_tensor(fixture("resnet8_logits.pt"));
+  // WN: the gains become the filters' norms, so every conv computes the imported one
+  auto wn = build_model(resnet8(16, WeightFamily::WN));
+  import_torch_file(*wn, fixture("resnet8.pt"));
+  EXPECT_LT(relative_diff(eval_logits(*wn), expected), 1e-4);
+  // WS: the raw weights as stored (WS standardizes them in its forward)
+  auto ws = build_model(resnet8(16, WeightFamily::WS));
+  import_torch_file(*ws, fixture("resnet8.pt"));
+  const auto dict = read_torch_state_dict(fixture("resnet8.pt"));
+  const std::map<std::string, torch::Tensor> byname(dict.begin(), dict.end());
+  EXPECT_TRUE(torch::equal(ws->named_parameters()["stages.1.conv2.weight"], byname.at("layer2.0.conv2.weight")));
+  // CWN cannot represent a conv whose filters do not sum to zero
+  auto cwn = build_model(resnet8(16, WeightFamily::CWN));
+  EXPECT_TRUE(has(error_of([&] { import_torch_file(*cwn, fixture("resnet8.pt")); }), "--wnorm cwn"));
+}
+
+TEST(ImportWeights, OneErrorListsEveryMismatchAndCopiesNothing) {
+  auto model = build_model(resnet8(4));
+  const auto before = model->named_parameters()["stages.0.conv2.weight"].clone();
+  const auto e = error_of([&] { import_torch_file(*model, fixture("resnet8w4_mismatch.pt")); });
+  EXPECT_TRUE(has(e, "resnet8w4_mismatch.pt does not match resnet8 (10 classes, norm bn): ")) << e;
+  EXPECT_TRUE(has(e, "missing: fc.bias, layer2.0.bn1.running_var")) << e;
+  EXPECT_TRUE(has(e, "; unexpected: head.weight")) << e;
+  EXPECT_TRUE(has(e, "; shape: layer1.0.conv1.weight [4,4,1,1] vs eshift [4,4,3,3]")) << e;
+  EXPECT_FALSE(has(e, "\n")) << e;
+  EXPECT_TRUE(torch::equal(model->named_parameters()["stages.0.conv2.weight"], before));
+
+  // a ResNet-8 file for a ResNet-20: the list is cut, with a count
+  auto spec = resnet8();
+  spec.name = "resnet20";
+  auto r20 = build_model(spec);
+  const auto cut = error_of([&] { import_torch_file(*r20, fixture("resnet8.pt")); });
+  EXPECT_TRUE(has(cut, "missing: layer1.1.conv1.weight, layer1.1.bn1.weight")) << cut;
+  EXPECT_TRUE(has(cut, " more)")) << cut;
+  EXPECT_FALSE(has(cut, "unexpected")) << cut;
+}
+
+TEST(ImportCli, ImportWritesACheckpointEvalLoadsAndTrainStartsFromIt) {
+  test::TempDir dir;
+  auto r = test::run("import --from " + fixture("resnet8.pt") + " --model resnet8 --classes 10 --out " + (dir / "r8.pt") +
+                     " --check-input " + fixture("resnet8_input.pt") + " --check-output " + (dir / "logits.pt"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto expected = read_torch_tensor(fixture("resnet8_logits.pt"));
+  EXPECT_LT(relative_diff(read_torch_tensor(dir / "logits.pt"), expected), 1e-4);
+  // the checkpoint holds the weights, the spec and ImageNet's input normalization
+  const auto info = read_checkpoint_info(dir / "r8.pt");
+  EXPECT_EQ(info.spec.name, "resnet8");
+  EXPECT_EQ(info.spec.wnorm, WeightFamily::None);
+  EXPECT_EQ(info.input_mean, (std::vector<double>{0.485, 0.456, 0.406}));
+  auto model = build_model(info.spec);
+  load_checkpoint(dir / "r8.pt", *model, nullptr, info.spec, torch::kCPU);
+  EXPECT_LT(relative_diff(eval_logits(*model), expected), 1e-4);
+
+  test::expect_one_line_error(test::run("import --from " + fixture("resnet8w4_legacy.pt") +
+                                        " --model resnet8 --width 4 --classes 10 --out " + (dir / "x.pt")),
+                              "convert_legacy_checkpoint.py");
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.pt"));
+
+  // train --init-from: Fashion-MNIST's ResNet-8 (1 channel) from a state dict in torchvision's names
+  if (!test::have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
+  auto spec = resnet8();
+  spec.in_channels = 1;
+  torch::manual_seed(5);
+  auto source = build_model(spec);
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& p : source->named_parameters()) dict.insert(torchvision_name(*source, p.key()), p.value().detach());
+  for (const auto& b : source->named_buffers()) dict.insert(torchvision_name(*source, b.key()), b.value());
+  const auto bytes = torch::pickle_save(dict);  // a plain dict, as torch.save({...}) writes
+  test::write_bytes(dir / "init.pt", std::vector<uint8_t>(bytes.begin(), bytes.end()));
+  r = test::run("train" + test::kData + " --model resnet8 --wnorm none --train-subset 320 --test-subset 200 " +
+                "--batch-size 32 --epochs 1 --lr 1e-9 --wd 0 --probe-every 0 --init-from " + (dir / "init.pt") + " --out " +
+                (dir / "run"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "initial weights from " + (dir / "init.pt"))) << r.out;
+  EXPECT_TRUE(has(test::slurp(dir / "run/config.json"), "\"init_from\":\"" + (dir / "init.pt") + "\""));
+  // one epoch at lr 1e-9 leaves the conv weights where the file put them
+  const auto trained = test::checkpoint_weights(dir / "run/checkpoint.pt");
+  EXPECT_LT((trained[0] - source->named_parameters()["conv1.weight"]).abs().max().item<double>(), 1e-6);
+  // a state dict of another shape is named, before anything is written
+  test::expect_one_line_error(test::run(test::kQuick + " --wnorm none --epochs 1 --init-from " + fixture("resnet8.pt") +
+                                        " --out " + (dir / "run2")),
+                              "shape: conv1.weight [16,3,3,3] vs eshift [16,1,3,3]");
+  EXPECT_FALSE(std::filesystem::exists(dir / "run2"));
+}
