@@ -9,7 +9,7 @@ TORCH2_VENV ?= .venv-torch2
 TORCH2_BUILD_DIR ?= build-torch2
 INTEROP_VENV ?= .venv-interop
 
-.PHONY: all deps configure build demo test test-torch2 test-sanitize fuzz bench bench-scaling interop clean
+.PHONY: all deps configure build demo test test-torch2 test-sanitize fuzz bench bench-scaling bench-loader interop clean
 
 all: build
 
@@ -55,6 +55,14 @@ bench: deps
 	./$(BUILD_DIR)/eshift_micro --benchmark_min_time=0.5
 	/usr/bin/python3 bench/compare.py $(BENCH_ARGS)
 	/usr/bin/python3 bench/scaling.py
+	$(MAKE) bench-loader
+
+# The ImageNet loader against torchvision's and against libjpeg-turbo's decode alone (bench/loader.py;
+# pip's torch, torchvision, pillow and scikit-image in INTEROP_VENV, made by scripts/interop.sh).
+bench-loader: build
+	bash scripts/interop.sh --venv-only $(INTEROP_VENV)
+	$(INTEROP_VENV)/bin/pip install -q scikit-image
+	$(INTEROP_VENV)/bin/python bench/loader.py $(LOADER_ARGS)
 
 # Data-parallel scaling alone: 2 processes x 1 thread vs 1 process x 2 threads, and the all-reduce
 # wait with and without overlap (bench/scaling.py).

@@ -3,11 +3,11 @@
 # environment with pip's torch + torchvision (CPU wheels from download.pytorch.org when that index
 # is reachable, else PyPI's). Safe to rerun: an environment that imports both is reused.
 #   usage: scripts/interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR [bench/interop.py flags]
+#          scripts/interop.sh --venv-only VENV_DIR   (only the environment: make bench-loader)
 set -euo pipefail
+venv_only=false
+if [ "${1:-}" = --venv-only ]; then venv_only=true; shift; fi
 venv=${1:?usage: interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR}
-binary=${2:?usage: interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR}
-out=${3:?usage: interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR}
-shift 3
 
 if ! "$venv/bin/python" -c 'import torch, torchvision' >/dev/null 2>&1; then
   if ! /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1; then  # python3-venv brings ensurepip
@@ -22,4 +22,8 @@ if ! "$venv/bin/python" -c 'import torch, torchvision' >/dev/null 2>&1; then
       --index-url https://download.pytorch.org/whl/cpu ||
     "$venv/bin/pip" install --quiet --disable-pip-version-check torch torchvision
 fi
+$venv_only && exit 0
+binary=${2:?usage: interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR}
+out=${3:?usage: interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR}
+shift 3
 exec "$venv/bin/python" bench/interop.py --eshift "$binary" --out "$out" "$@"
