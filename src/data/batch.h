@@ -13,7 +13,7 @@ struct Batch {
                           // for classification (a detection task brings its own target layout)
   // The examples of this batch that could not be decoded (one message each, naming the file): in
   // training their places are taken by other examples of the batch, in evaluation they are left out.
-  std::vector<std::string> unreadable;
+  std::vector<std::string> unreadable = {};
   int64_t size() const { return inputs.size(0); }
 };
 

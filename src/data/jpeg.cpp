@@ -88,22 +88,12 @@ void on_message(j_common_ptr info, int level) {
 }
 }  // namespace
 
-void decode_jpeg_region(const uint8_t* data, size_t size, int scale_denominator, int top, int left, int height,
-                        int width, const std::string& source, RgbImage& image) {
-  const JpegHeader header = read_jpeg_header(data, size, source);
-  jpeg_decompress_struct info;
-  ErrorJump error;
-  info.err = jpeg_std_error(&error.manager);
-  error.manager.error_exit = on_error;
-  error.manager.emit_message = on_message;
-  std::vector<uint8_t> cmyk;
-  // nothing below needs a destructor between the setjmp and a longjmp to it: the buffers are
-  // allocated before it
-  jpeg_create_decompress(&info);
-  if (setjmp(error.jump)) {
-    jpeg_destroy_decompress(&info);
-    throw DataError(source + ": damaged or truncated JPEG (" + error.message + ")");
-  }
+namespace {
+// The work of decode_jpeg_region between jpeg_create_decompress and jpeg_destroy_decompress; libjpeg's
+// errors jump out of it (its caller holds the setjmp and modifies nothing after it).
+void read_region(jpeg_decompress_struct& info, ErrorJump& error, const JpegHeader& header, const uint8_t* data,
+                 size_t size, int scale_denominator, int top, int left, int height, int width, RgbImage& image,
+                 std::vector<uint8_t>& cmyk) {
   jpeg_mem_src(&info, data, static_cast<unsigned long>(size));
   jpeg_read_header(&info, TRUE);
   info.out_color_space = header.cmyk ? JCS_CMYK : JCS_RGB;
@@ -128,20 +118,41 @@ void decode_jpeg_region(const uint8_t* data, size_t size, int scale_denominator,
   for (int y = 0; y < height;) {
     JSAMPROW row = rows.data() + size_t(y) * w * channels;
     const int got = static_cast<int>(jpeg_read_scanlines(&info, &row, 1));
-    if (got == 0) error.truncated = true;
-    if (got == 0) break;
+    if (got == 0) {  // no more data: cannot happen with a memory source unless the file is cut short
+      error.truncated = true;
+      break;
+    }
     y += got;
   }
   jpeg_abort_decompress(&info);  // the rows below are not needed
-  jpeg_destroy_decompress(&info);
-  if (error.truncated) throw DataError(source + ": damaged or truncated JPEG (premature end of data)");
   image.width = static_cast<int>(w);
   image.height = height;
   image.top = top;
   image.left = static_cast<int>(x);
+}
+}  // namespace
+
+void decode_jpeg_region(const uint8_t* data, size_t size, int scale_denominator, int top, int left, int height,
+                        int width, const std::string& source, RgbImage& image) {
+  const JpegHeader header = read_jpeg_header(data, size, source);
+  jpeg_decompress_struct info;
+  ErrorJump error;
+  info.err = jpeg_std_error(&error.manager);
+  error.manager.error_exit = on_error;
+  error.manager.emit_message = on_message;
+  std::vector<uint8_t> cmyk;
+  jpeg_create_decompress(&info);
+  if (setjmp(error.jump)) {
+    jpeg_destroy_decompress(&info);
+    throw DataError(source + ": damaged or truncated JPEG (" + error.message + ")");
+  }
+  read_region(info, error, header, data, size, scale_denominator, top, left, height, width, image, cmyk);
+  jpeg_destroy_decompress(&info);
+  if (error.truncated) throw DataError(source + ": damaged or truncated JPEG (premature end of data)");
   if (header.cmyk) {
-    image.pixels.resize(std::max(image.pixels.size(), size_t(w) * height * 3));
-    for (size_t i = 0, n = size_t(w) * height; i < n; ++i) {
+    const size_t n = size_t(image.width) * image.height;
+    image.pixels.resize(std::max(image.pixels.size(), n * 3));
+    for (size_t i = 0; i < n; ++i) {
       const unsigned k = cmyk[4 * i + 3];
       for (int c = 0; c < 3; ++c) image.pixels[3 * i + c] = static_cast<uint8_t>((cmyk[4 * i + c] * k + 127) / 255);
     }

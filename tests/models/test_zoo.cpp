@@ -146,7 +146,9 @@ TEST(Zoo, DepthwiseConvsHaveTheirOwnRoleGroupedConvsTheOrdinaryOne) {
           EXPECT_EQ(info.role, ordinary);
           EXPECT_GT(info.tensor.size(1), 1);
         }
-        if (info.role == ParamRole::DepthwiseWeight && wnorm != WeightFamily::None) EXPECT_EQ(info.family, wnorm);
+        if (info.role == ParamRole::DepthwiseWeight && wnorm != WeightFamily::None) {
+          EXPECT_EQ(info.family, wnorm);
+        }
       }
       EXPECT_EQ(depthwise_count, count);
     }
