@@ -121,8 +121,8 @@ Communicator::Communicator(const DistEnvironment& env, std::chrono::milliseconds
   try {
     if (store.add("eshift/rank_claimed/" + std::to_string(env.rank), 1) > 1)
       throw DistributedError("two processes have RANK " + std::to_string(env.rank) + " (rendezvous at " + where + ")");
-    store.set(world_key(env.rank), bytes(std::to_string(env.world_size)));
     if (env.rank == 0) {
+      store.set(world_key(0), bytes(std::to_string(env.world_size)));
       std::vector<std::string> keys;
       for (int r = 1; r < env.world_size; ++r) keys.push_back(world_key(r));
       const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -142,9 +142,12 @@ Communicator::Communicator(const DistEnvironment& env, std::chrono::milliseconds
                                  std::to_string(env.world_size));
       }
     } else {
+      // rank 0's WORLD_SIZE is read before this rank states its own: once rank 0 sees a mismatch it
+      // stops serving the store, and a read after that would only say the connection closed
       store.wait({world_key(0)}, timeout);
       const auto value = store.get(world_key(0));
       const std::string theirs(value.begin(), value.end());
+      store.set(world_key(env.rank), bytes(std::to_string(env.world_size)));
       if (theirs != std::to_string(env.world_size))
         throw DistributedError("WORLD_SIZE " + std::to_string(env.world_size) + " of " + env.describe() +
                                " differs from rank 0's WORLD_SIZE " + theirs);
