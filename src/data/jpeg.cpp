@@ -25,10 +25,22 @@ tjhandle decompressor() {
 [[noreturn]] void fail(const std::string& source, tjhandle h, const char* what) {
   throw DataError(source + ": " + what + " (" + tjGetErrorStr2(h) + ")");
 }
+
+void check_start_of_image(const uint8_t* data, size_t size, const std::string& source) {
+  if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) throw DataError(source + ": not a JPEG file (no SOI marker)");
+}
+
+// `pixels` CMYK pixels (Adobe's inverted convention, as libjpeg returns them) to RGB: R = C·K/255, …
+void cmyk_to_rgb(const uint8_t* cmyk, size_t pixels, uint8_t* rgb) {
+  for (size_t i = 0; i < pixels; ++i) {
+    const unsigned k = cmyk[4 * i + 3];
+    for (int c = 0; c < 3; ++c) rgb[3 * i + c] = static_cast<uint8_t>((cmyk[4 * i + c] * k + 127) / 255);
+  }
+}
 }  // namespace
 
 JpegHeader read_jpeg_header(const uint8_t* data, size_t size, const std::string& source) {
-  if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) throw DataError(source + ": not a JPEG file (no SOI marker)");
+  check_start_of_image(data, size, source);
   tjhandle h = decompressor();
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
   if (tjDecompressHeader3(h, data, static_cast<unsigned long>(size), &width, &height, &subsampling, &colorspace) != 0)
@@ -59,10 +71,7 @@ RgbImage decode_jpeg(const uint8_t* data, size_t size, int scale_denominator, co
     return image;
   }
   image.pixels.resize(size_t(image.width) * image.height * 3);
-  for (size_t i = 0, n = size_t(image.width) * image.height; i < n; ++i) {
-    const unsigned k = buffer[4 * i + 3];
-    for (int c = 0; c < 3; ++c) image.pixels[3 * i + c] = static_cast<uint8_t>((buffer[4 * i + c] * k + 127) / 255);
-  }
+  cmyk_to_rgb(buffer.data(), size_t(image.width) * image.height, image.pixels.data());
   return image;
 }
 
@@ -90,13 +99,15 @@ void on_message(j_common_ptr info, int level) {
 
 namespace {
 // The work of decode_jpeg_region between jpeg_create_decompress and jpeg_destroy_decompress; libjpeg's
-// errors jump out of it (its caller holds the setjmp and modifies nothing after it).
-void read_region(jpeg_decompress_struct& info, ErrorJump& error, const JpegHeader& header, const uint8_t* data,
-                 size_t size, int scale_denominator, int top, int left, int height, int width, RgbImage& image,
+// errors jump out of it (its caller holds the setjmp and modifies nothing after it). Returns whether
+// the JPEG is CMYK: then `cmyk` holds the rows, else `image` does.
+bool read_region(jpeg_decompress_struct& info, ErrorJump& error, const uint8_t* data, size_t size,
+                 int scale_denominator, int top, int left, int height, int width, RgbImage& image,
                  std::vector<uint8_t>& cmyk) {
   jpeg_mem_src(&info, data, static_cast<unsigned long>(size));
   jpeg_read_header(&info, TRUE);
-  info.out_color_space = header.cmyk ? JCS_CMYK : JCS_RGB;
+  const bool is_cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
+  info.out_color_space = is_cmyk ? JCS_CMYK : JCS_RGB;
   info.scale_num = 1;
   info.scale_denom = static_cast<unsigned>(scale_denominator);
   info.dct_method = JDCT_ISLOW;  // TurboJPEG's default: the same pixels as decode_jpeg
@@ -112,8 +123,8 @@ void read_region(jpeg_decompress_struct& info, ErrorJump& error, const JpegHeade
   JDIMENSION x = static_cast<JDIMENSION>(from), w = static_cast<JDIMENSION>(to - from);
   if (w < info.output_width) jpeg_crop_scanline(&info, &x, &w);  // widened to whole iMCUs
   if (top > 0) jpeg_skip_scanlines(&info, static_cast<JDIMENSION>(top));
-  const int channels = header.cmyk ? 4 : 3;
-  std::vector<uint8_t>& rows = header.cmyk ? cmyk : image.pixels;
+  const int channels = is_cmyk ? 4 : 3;
+  std::vector<uint8_t>& rows = is_cmyk ? cmyk : image.pixels;
   rows.resize(std::max(rows.size(), size_t(w) * height * channels));
   for (int y = 0; y < height;) {
     JSAMPROW row = rows.data() + size_t(y) * w * channels;
@@ -129,12 +140,13 @@ void read_region(jpeg_decompress_struct& info, ErrorJump& error, const JpegHeade
   image.height = height;
   image.top = top;
   image.left = static_cast<int>(x);
+  return is_cmyk;
 }
 }  // namespace
 
 void decode_jpeg_region(const uint8_t* data, size_t size, int scale_denominator, int top, int left, int height,
                         int width, const std::string& source, RgbImage& image) {
-  const JpegHeader header = read_jpeg_header(data, size, source);
+  check_start_of_image(data, size, source);
   jpeg_decompress_struct info;
   ErrorJump error;
   info.err = jpeg_std_error(&error.manager);
@@ -146,16 +158,14 @@ void decode_jpeg_region(const uint8_t* data, size_t size, int scale_denominator,
     jpeg_destroy_decompress(&info);
     throw DataError(source + ": damaged or truncated JPEG (" + error.message + ")");
   }
-  read_region(info, error, header, data, size, scale_denominator, top, left, height, width, image, cmyk);
+  const bool is_cmyk =
+      read_region(info, error, data, size, scale_denominator, top, left, height, width, image, cmyk);
   jpeg_destroy_decompress(&info);
   if (error.truncated) throw DataError(source + ": damaged or truncated JPEG (premature end of data)");
-  if (header.cmyk) {
+  if (is_cmyk) {
     const size_t n = size_t(image.width) * image.height;
     image.pixels.resize(std::max(image.pixels.size(), n * 3));
-    for (size_t i = 0; i < n; ++i) {
-      const unsigned k = cmyk[4 * i + 3];
-      for (int c = 0; c < 3; ++c) image.pixels[3 * i + c] = static_cast<uint8_t>((cmyk[4 * i + c] * k + 127) / 255);
-    }
+    cmyk_to_rgb(cmyk.data(), n, image.pixels.data());
   }
 }
 

@@ -92,6 +92,12 @@ TEST(Jpeg, GrayscaleAndCmykBecomeRgb) {
   EXPECT_TRUE(read_jpeg_header(cmyk_bytes.data(), cmyk_bytes.size(), "c.jpg").cmyk);
   const auto cmyk = decode_jpeg(cmyk_bytes.data(), cmyk_bytes.size(), 1, "c.jpg");
   EXPECT_LE((hwc(cmyk) - o).abs().mean().item<float>(), 3.f);
+  // the region decoder converts CMYK the same way
+  RgbImage part;
+  decode_jpeg_region(cmyk_bytes.data(), cmyk_bytes.size(), 1, 5, 9, 10, 12, "c.jpg", part);
+  const auto got = torch::from_blob(part.pixels.data(), {part.height, part.width, 3}, torch::kUInt8)
+                       .narrow(1, 9 - part.left, 12).to(torch::kFloat32);
+  EXPECT_TRUE(torch::equal(got, hwc(cmyk).narrow(0, 5, 10).narrow(1, 9, 12)));
 }
 
 TEST(Jpeg, DamagedFilesAreErrorsNamingTheFile) {
