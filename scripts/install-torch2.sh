@@ -16,12 +16,7 @@ PY
   exit 0
 fi
 
-if ! /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1; then  # python3-venv brings ensurepip
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends python3-venv
-fi
+bash scripts/install-deps.sh python3-venv  # python3 -m venv needs it
 echo "install-torch2: pip install torch==$version into $venv (about 3 GB with its CUDA libraries)"
 /usr/bin/python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check "torch==$version"

@@ -10,12 +10,7 @@ if [ "${1:-}" = --venv-only ]; then venv_only=true; shift; fi
 venv=${1:?usage: interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR}
 
 if ! "$venv/bin/python" -c 'import torch, torchvision' >/dev/null 2>&1; then
-  if ! /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1; then  # python3-venv brings ensurepip
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends python3-venv
-  fi
+  bash scripts/install-deps.sh python3-venv  # python3 -m venv needs it
   echo "interop: pip install torch torchvision into $venv"
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check torch torchvision \
