@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "command.h"
-#include "eshift/analysis/audit.h"
+#include "eshift/models/audit.h"
 #include "flags.h"
 
 namespace eshift::cli {

@@ -1,7 +1,7 @@
 // The scale-invariance audit classifies known models' parameters correctly.
 #include <gtest/gtest.h>
 
-#include "eshift/analysis/audit.h"
+#include "eshift/models/audit.h"
 
 using namespace eshift;
 

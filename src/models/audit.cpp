@@ -1,4 +1,4 @@
-#include "eshift/analysis/audit.h"
+#include "eshift/models/audit.h"
 
 #include <cmath>
 #include <sstream>
