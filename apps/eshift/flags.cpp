@@ -99,7 +99,8 @@ void add_decay_flags(CLI::App& app, DecayFlags& d) {
   app.add_flag("--el2", d.el2, "ε-shifted L2 on every non-depthwise conv weight (replaces its L2)");
   app.add_option("--mineps", d.mineps, "ε of the ε-shifted L2")->capture_default_str();
   app.add_option("--lam", d.lam, "λ of the ε-shifted L2")->capture_default_str();
-  app.add_flag("--decoupled-wd", d.decoupled, "apply ordinary decay decoupled (w -= lr·λ·w), not via the gradient");
+  app.add_flag("--decoupled-wd", d.decoupled,
+               "sgd/adam: apply every decay, the ε-shifted one too, decoupled (w -= lr·∂R/∂w), not via the gradient");
 }
 
 void TrainFlags::add(CLI::App& app, TrainConfig& c) {
@@ -116,9 +117,24 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
   app.add_option("--gamma", c.schedule.gamma)->capture_default_str();
   app.add_flag("--cos", c.schedule.cosine, "cosine learning-rate decay (epoch-wise)");
   app.add_option("--warmup", c.schedule.warmup_epochs, "linear warm-up epochs")->capture_default_str();
-  app.add_option("--momentum", c.momentum)->capture_default_str();
-  app.add_option("--dampening", c.dampening)->capture_default_str();
-  app.add_flag("--nesterov", c.nesterov);
+  auto& o = c.optimizer;
+  app.add_option("--optimizer", o.name,
+                 "sgd, lars, sgdp, adam, adamw, lamb or adamp; each takes every decay flag (adamw, lamb, sgdp, adamp "
+                 "apply decay decoupled); adam-family default --lr 0.001")
+      ->capture_default_str();
+  app.add_option("--momentum", o.momentum, "sgd, lars, sgdp")->capture_default_str();
+  app.add_option("--dampening", o.dampening, "sgd, lars, sgdp")->capture_default_str();
+  app.add_flag("--nesterov", o.nesterov, "sgd, lars, sgdp");
+  app.add_option("--beta1", o.beta1, "adam, adamw, lamb, adamp")->capture_default_str();
+  app.add_option("--beta2", o.beta2, "adam, adamw, lamb, adamp")->capture_default_str();
+  app.add_option("--adam-eps", o.adam_eps, "adam, adamw, lamb, adamp: ε of the denominator")->capture_default_str();
+  app.add_option("--trust-coefficient", o.trust_coefficient, "lars: trust ratio coefficient")->capture_default_str();
+  app.add_option("--proj-delta", o.proj_delta, "sgdp, adamp: δ of the cosine test")->capture_default_str();
+  app.add_option("--wd-ratio", o.wd_ratio, "sgdp, adamp: decay factor of projected weights")->capture_default_str();
+  app.add_option("--invariance", o.invariance,
+                 "sgdp, adamp: which weights to project: cosine (clovaai's test), roles (scale-invariant by role), "
+                 "audit (measured by the scale-invariance audit)")
+      ->capture_default_str();
   add_decay_flags(app, c.decay);
   app.add_option("--crop-padding", c.crop_padding,
                  "random-crop padding in pixels (0 = off; default: the dataset's, 2 for Fashion-MNIST, 4 for CIFAR)");
@@ -167,6 +183,10 @@ std::vector<std::string> TrainFlags::apply(TrainConfig& c) const {
     for (const auto& s : r.settings) recipe_pads = recipe_pads || s.flag == "--crop-padding";
   }
   if (!given("--crop-padding") && !recipe_pads) c.crop_padding = find_dataset(c.data).crop_padding;
+  if (!c.optimizer.sgd_family() && !given("--lr") && recipe.empty()) {
+    c.schedule.base_lr = 1e-3;  // Adam's own default; SGD's 0.1 would blow an Adam run up
+    lines.push_back("--optimizer " + c.optimizer.name + ": --lr 0.001 (the Adam family's default; give --lr to change it)");
+  }
   return lines;
 }
 

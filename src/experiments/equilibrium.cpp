@@ -36,10 +36,10 @@ ExperimentResult run_equilibrium(const ExperimentOptions& o) {
   const double lambda = o.lambda.value_or(5e-3), eps = o.eps.value_or(1e-3), alpha = 0.9;
 
   auto plain = experiment_run(o, d, "plain_l2", dir);
-  plain.momentum = alpha;
+  plain.optimizer.momentum = alpha;
   plain.decay = conv_decay_preset(ConvDecay::L2, lambda, eps, /*others_wd=*/0, plain.decay);
   auto shifted = experiment_run(o, d, "eps_l2", dir);
-  shifted.momentum = alpha;
+  shifted.optimizer.momentum = alpha;
   shifted.decay = conv_decay_preset(ConvDecay::EpsShifted, lambda, eps, /*others_wd=*/0, shifted.decay);
   auto a = train_run(plain), b = train_run(shifted);
   const double eta = plain.schedule.base_lr;

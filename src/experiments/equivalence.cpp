@@ -34,7 +34,7 @@ double EquivalenceTrace::max_ratio_rel_error() const {
 
 namespace {
 // Optimizer with the scale-invariant weights in group 0 (regularizer `reg`) and the rest in group 1.
-RegularizedSGD make_optimizer(const std::vector<ParamInfo>& params, const Regularizer& reg, double lr) {
+RegularizedSGD make_sgd(const std::vector<ParamInfo>& params, const Regularizer& reg, double lr) {
   RegularizedGroup invariant{reg, {}}, rest{Regularizer::none(), {}};
   for (const auto& p : params) (p.role == ParamRole::NormalizedWeight ? invariant : rest).params.push_back(p.tensor);
   TORCH_CHECK(!invariant.params.empty(), "the equivalence needs scale-invariant (normalized) weights");
@@ -71,8 +71,8 @@ EquivalenceTrace trace_equivalence(std::shared_ptr<const Dataset> data, const Eq
     for (size_t i = 0; i < ba.size(); ++i) bb[i].copy_(ba[i]);
   }
   auto params_a = describe_parameters(*a), params_b = describe_parameters(*b);
-  auto opt_a = make_optimizer(params_a, Regularizer::l2(c.lambda), c.lr);
-  auto opt_b = make_optimizer(params_b, Regularizer::none(), c.lr);
+  auto opt_a = make_sgd(params_a, Regularizer::l2(c.lambda), c.lr);
+  auto opt_b = make_sgd(params_b, Regularizer::none(), c.lr);
   auto wa = invariant_weights(params_a), wb = invariant_weights(params_b);
 
   const auto transform = data->eval_transform(data->channel_stats());  // normalization, no augmentation

@@ -3,6 +3,8 @@
 #include <torch/optim/serialize.h>
 
 #include "eshift/core/torch_compat.h"
+#include "eshift/optim/option_archive.h"
+#include "eshift/optim/trust_ratio.h"
 
 namespace eshift {
 
@@ -12,10 +14,9 @@ void RegularizedSGDOptions::serialize(torch::serialize::OutputArchive& archive) 
   archive.write("momentum", torch::IValue(momentum()));
   archive.write("dampening", torch::IValue(dampening()));
   archive.write("nesterov", torch::IValue(nesterov()));
-  archive.write("reg_kind", torch::IValue(static_cast<int64_t>(regularizer().kind)));
-  archive.write("reg_lambda", torch::IValue(regularizer().lambda));
-  archive.write("reg_eps", torch::IValue(regularizer().eps));
-  archive.write("reg_family", torch::IValue(static_cast<int64_t>(regularizer().family)));
+  write_regularizer(archive, regularizer());
+  archive.write("trust_coefficient", torch::IValue(trust_coefficient()));
+  write_projection(archive, projection(), projection_options());
 }
 
 void RegularizedSGDOptions::serialize(torch::serialize::InputArchive& archive) {
@@ -24,12 +25,14 @@ void RegularizedSGDOptions::serialize(torch::serialize::InputArchive& archive) {
   archive.read("momentum", v); momentum(v.toDouble());
   archive.read("dampening", v); dampening(v.toDouble());
   archive.read("nesterov", v); nesterov(v.toBool());
-  Regularizer r;
-  archive.read("reg_kind", v); r.kind = static_cast<RegKind>(v.toInt());
-  archive.read("reg_lambda", v); r.lambda = v.toDouble();
-  archive.read("reg_eps", v); r.eps = v.toDouble();
-  archive.read("reg_family", v); r.family = static_cast<WeightFamily>(v.toInt());
-  regularizer(r);
+  regularizer(read_regularizer(archive));
+  // checkpoints written before LARS and SGDP existed have neither
+  if (archive.try_read("trust_coefficient", v)) trust_coefficient(v.toDouble());
+  Projection mode;
+  ProjectionOptions po;
+  read_projection(archive, mode, po);
+  projection(mode);
+  projection_options(po);
 }
 
 void RegularizedSGDParamState::serialize(torch::serialize::OutputArchive& archive) const {
@@ -58,6 +61,14 @@ void RegularizedSGD::check(const RegularizedSGDOptions& o) {
               "nesterov momentum requires a momentum and zero dampening");
   TORCH_CHECK(o.regularizer().lambda >= 0 && o.regularizer().eps >= 0, "invalid regularizer: ",
               o.regularizer().describe());
+  TORCH_CHECK(o.trust_coefficient() >= 0, "invalid LARS trust coefficient: ", o.trust_coefficient());
+  if (o.projection() != Projection::Off) {
+    TORCH_CHECK(o.momentum() < 1, "SGDP scales its decay by 1/(1 − momentum): momentum must be < 1");
+    TORCH_CHECK(!o.regularizer().coupled(), "SGDP applies decay decoupled, as clovaai's: got ",
+                o.regularizer().describe());
+    TORCH_CHECK(o.trust_coefficient() == 0, "SGDP and LARS do not combine");
+    o.projection_options().check();
+  }
 }
 
 namespace {
@@ -108,8 +119,14 @@ torch::Tensor RegularizedSGD::step(LossClosure closure) {
     const auto& reg = o.regularizer();
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      const bool coupled = reg.active() && reg.coupled();
+      bool coupled = reg.coupled();
       auto d_p = p.grad();
+      if (o.trust_coefficient() > 0 && p.dim() > 1) {  // LARS: the trust ratio of the regularized gradient
+        d_p = d_p.clone();
+        if (coupled) reg.add_gradient_(d_p, p);
+        coupled = false;  // it is in d_p now
+        d_p.mul_(trust_ratio(p, d_p, o.trust_coefficient()));
+      }
       if (o.momentum() == 0) {
         if (coupled) {
           d_p = d_p.clone();
@@ -139,7 +156,12 @@ torch::Tensor RegularizedSGD::step(LossClosure closure) {
           d_p = buf;
         }
       }
-      if (reg.active() && reg.kind == RegKind::Decoupled) p.mul_(1 - o.lr() * reg.lambda);
+      double decay_factor = 1;
+      if (o.projection() != Projection::Off) {  // SGDP
+        if (o.momentum() == 0 && d_p.is_same(p.grad())) d_p = d_p.clone();  // never project the gradient itself
+        decay_factor = project_update_(p, p.grad(), d_p, o.projection(), o.projection_options()) / (1 - o.momentum());
+      }
+      if (reg.active() && reg.decoupled) reg.apply_decoupled_(p, o.lr() * decay_factor);
       p.add_(d_p, -o.lr());
     }
   }

@@ -1,17 +1,27 @@
 #pragma once
-// SGD with momentum, dampening and nesterov whose weight decay is a per-group Regularizer.
+// SGD with momentum, dampening and nesterov whose weight decay is a per-group Regularizer, and its
+// two relatives LARS and SGDP as options of the same step.
 //
 // One step, per parameter p with gradient g, group rate η, momentum α, dampening d, regularizer R:
 //   coupled R (l2, eps-shifted):  g ← g + ∂R/∂p           (BEFORE momentum, like the reference LSGD)
+//   LARS (trust_coefficient c > 0, p of dim > 1): g ← c·‖p‖/‖g‖ · g, the trust ratio taken on the
+//               regularized gradient (1 when ‖p‖ or ‖g‖ is 0). You et al. bound ‖g + λp‖ by
+//               ‖g‖ + λ‖p‖; eshift takes the norm itself, which also serves the ε-shifted ∂R/∂p.
+//               Tensors of dim ≤ 1 (biases, norm affines) are not adapted, as is usual for LARS.
 //   momentum:   buf ← g on the first step, else buf ← α·buf + (1 − d)·g
-//               g ← g + α·buf (nesterov)  or  g ← buf
-//   decoupled R:  p ← p − η·λ·p            (outside the gradient and the momentum, as in AdamW)
-//   p ← p − η·g
+//               u ← g + α·buf (nesterov)  or  u ← buf
+//   SGDP (projection ≠ Off): u loses its radial component (optim/projection.h), in place, so
+//               without nesterov the momentum buffer itself is projected, as in clovaai's code
+//               (their buffer starts at 0, not g: the same when d = 0); the decoupled decay is
+//               scaled by r/(1 − α), r = wd_ratio where projected, else 1
+//   decoupled R:  p ← p − η·r·∂R/∂p (l2: p ← (1 − ηrλ)·p), r = 1 without SGDP
+//   p ← p − η·u
 // With momentum = 0 and R = l2(λ) this is torch.optim.SGD(weight_decay=λ) exactly.
 #include <torch/torch.h>
 
 #include <vector>
 
+#include "eshift/optim/projection.h"
 #include "eshift/regularize/regularizer.h"
 
 namespace eshift {
@@ -23,6 +33,9 @@ struct RegularizedSGDOptions : public torch::optim::OptimizerCloneableOptions<Re
   TORCH_ARG(double, dampening) = 0;
   TORCH_ARG(bool, nesterov) = false;
   TORCH_ARG(Regularizer, regularizer) = Regularizer::none();
+  TORCH_ARG(double, trust_coefficient) = 0;          // LARS's c (You et al.: 0.001); 0 = off
+  TORCH_ARG(Projection, projection) = Projection::Off;  // SGDP when not Off
+  TORCH_ARG(ProjectionOptions, projection_options) = {};
 
  public:
   void serialize(torch::serialize::InputArchive& archive) override;

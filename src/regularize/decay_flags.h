@@ -13,7 +13,7 @@ struct DecayFlags {
   bool el2 = false;        // --el2
   double mineps = 1e-3;    // --mineps (ε)
   double lam = 1e-4;       // --lam (λ of the ε-shifted term)
-  bool decoupled = false;  // --decoupled-wd: ordinary decay applied decoupled (w ← w − ηλw)
+  bool decoupled = false;  // --decoupled-wd: every decay applied decoupled (w ← w − η·∂R/∂w)
 
   void validate() const;   // throws std::invalid_argument on impossible values
 };

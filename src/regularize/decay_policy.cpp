@@ -12,13 +12,12 @@ namespace eshift {
 
 DecayPolicy::DecayPolicy(DecayFlags flags) : flags_(flags) { flags_.validate(); }
 
-Regularizer DecayPolicy::ordinary() const {
-  return flags_.decoupled ? Regularizer::decoupled(flags_.wd) : Regularizer::l2(flags_.wd);
-}
+Regularizer DecayPolicy::ordinary() const { return Regularizer::l2(flags_.wd).applied_decoupled(flags_.decoupled); }
 
 Regularizer DecayPolicy::regularizer_for(const ParamInfo& p) const {
   const bool conv = p.role == ParamRole::NormalizedWeight || p.role == ParamRole::ConvWeight;
-  if (conv && flags_.el2) return Regularizer::eps_shifted(p.family, flags_.lam, flags_.mineps);
+  if (conv && flags_.el2)
+    return Regularizer::eps_shifted(p.family, flags_.lam, flags_.mineps).applied_decoupled(flags_.decoupled);
   if (flags_.wd_all) return ordinary();
   bool decay = false;
   switch (p.role) {
@@ -37,7 +36,8 @@ namespace {
 bool same(const Regularizer& a, const Regularizer& b) {
   // an inactive regularizer (λ = 0) is the same as none
   if (!a.active() || !b.active()) return a.active() == b.active();
-  return a.kind == b.kind && a.lambda == b.lambda && a.eps == b.eps && a.family == b.family;
+  return a.kind == b.kind && a.lambda == b.lambda && a.eps == b.eps && a.family == b.family &&
+         a.decoupled == b.decoupled;
 }
 }  // namespace
 

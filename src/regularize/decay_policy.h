@@ -9,7 +9,9 @@
 //   - depthwise weights never get the ε-term; they follow --nowd-conv for ordinary L2;
 //   - BN/GN γ and WN gains get L2 unless --nowd-bn; the classifier weight unless --nowd-fc;
 //   - biases and BN/GN β never get decay unless --wd-all, which decays every parameter with wd
-//     (the ε-term still replaces it on the conv weights it covers).
+//     (the ε-term still replaces it on the conv weights it covers);
+//   - --decoupled-wd applies every regularizer, the ε-shifted one included, decoupled (AdamW's way;
+//     the optimizers that decay that way by definition set it, optim/make_optimizer.h).
 // One difference, on purpose: the reference recognizes depthwise convs by shape[1] == 1, which
 // also catches a first conv on 1-channel images; eshift takes it from the layer (groups == C_in).
 #include <torch/torch.h>

@@ -6,19 +6,22 @@ namespace eshift {
 
 Regularizer Regularizer::l2(double lambda) {
   TORCH_CHECK(lambda >= 0, "L2 strength λ must be >= 0, got ", lambda);
-  return {RegKind::L2, lambda, 0, WeightFamily::WS};
+  return {RegKind::L2, lambda, 0, WeightFamily::WS, false};
 }
 
-Regularizer Regularizer::decoupled(double lambda) {
-  TORCH_CHECK(lambda >= 0, "decoupled weight decay λ must be >= 0, got ", lambda);
-  return {RegKind::Decoupled, lambda, 0, WeightFamily::WS};
+Regularizer Regularizer::decoupled_l2(double lambda) { return l2(lambda).applied_decoupled(); }
+
+Regularizer Regularizer::applied_decoupled(bool on) const {
+  Regularizer r = *this;
+  r.decoupled = on;
+  return r;
 }
 
 Regularizer Regularizer::eps_shifted(WeightFamily family, double lambda, double eps) {
   TORCH_CHECK(lambda >= 0, "ε-shifted L2 strength λ must be >= 0, got ", lambda);
   TORCH_CHECK(eps >= 0, "ε-shifted L2 ε must be >= 0, got ", eps);
   if (family == WeightFamily::None) family = WeightFamily::WS;  // the reference's rule for plain convs
-  return {RegKind::EpsShifted, lambda, eps, family};
+  return {RegKind::EpsShifted, lambda, eps, family, false};
 }
 
 namespace {
@@ -86,12 +89,21 @@ void Regularizer::add_gradient_(torch::Tensor& out, const torch::Tensor& w, doub
   out.add_(g.view(w.sizes()), scale * lambda);
 }
 
+void Regularizer::apply_decoupled_(torch::Tensor& w, double step) const {
+  if (!active()) return;
+  if (is_plain_l2(*this)) {
+    w.mul_(1 - step * lambda);
+    return;
+  }
+  add_gradient_(w, w, -step);  // ∂R/∂w is computed from w before w changes
+}
+
 std::string Regularizer::describe() const {
   std::ostringstream s;
+  if (kind != RegKind::None && decoupled) s << "decoupled ";
   switch (kind) {
     case RegKind::None: return "none";
     case RegKind::L2: s << "l2(λ=" << lambda << ")"; break;
-    case RegKind::Decoupled: s << "decoupled(λ=" << lambda << ")"; break;
     case RegKind::EpsShifted:
       s << "eps-l2[" << family_name(family) << "](λ=" << lambda << ", ε=" << eps << ")";
       break;

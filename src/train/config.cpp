@@ -30,7 +30,7 @@ void TrainConfig::validate() const {
     if (!ok) throw std::invalid_argument(what);
   };
   const std::pair<const char*, double> floats[] = {
-      {"--lr", schedule.base_lr}, {"--gamma", schedule.gamma}, {"--momentum", momentum}, {"--dampening", dampening},
+      {"--lr", schedule.base_lr}, {"--gamma", schedule.gamma}, {"--momentum", optimizer.momentum}, {"--dampening", optimizer.dampening},
       {"--wd", decay.wd},         {"--lam", decay.lam},        {"--mineps", decay.mineps}, {"--ws-delta", model.ws.delta}};
   for (const auto& [flag, value] : floats)
     check(!std::isfinite(value) || fits_float(value),
@@ -43,7 +43,9 @@ void TrainConfig::validate() const {
   check(batch_size >= 2, "--batch-size must be >= 2 (batch norm needs two examples)");
   check(eval_batch_size >= 1, "--eval-batch-size must be >= 1");
   check(train_subset >= 0 && test_subset >= 0, "--train-subset/--test-subset must be >= 0");
-  check(std::isfinite(momentum) && momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got " + str(momentum));
+  optimizer.validate();
+  check(!decay.decoupled || optimizer.name == "sgd" || optimizer.name == "adam",
+        "--decoupled-wd is for --optimizer sgd or adam; " + optimizer.name + " decides how it applies decay itself");
   // the decay step multiplies a weight by (1 − lr·λ): at lr·λ >= 1 it flips or zeroes every weight
   check(schedule.base_lr * decay.wd < 1, "--lr × --wd must be < 1 (got " + str(schedule.base_lr * decay.wd) +
                                              "): each step would flip the weights' sign");
@@ -58,8 +60,6 @@ void TrainConfig::validate() const {
   check(model.norm != "gn" || model.width % model.gn_groups == 0,
         "--gn-groups " + std::to_string(model.gn_groups) + " must divide --width " + std::to_string(model.width) +
             " (GroupNorm splits every layer's channels into equal groups)");
-  check(dampening >= 0 && dampening <= 1, "--dampening must be in [0, 1]");
-  check(!nesterov || (momentum > 0 && dampening == 0), "--nesterov needs --momentum > 0 and --dampening 0");
   check(crop_padding >= 0, "--crop-padding must be >= 0");
   check(workers >= 1 && workers <= 256, "--workers must be in [1, 256]");
   check(std::isfinite(label_smoothing) && label_smoothing >= 0 && label_smoothing < 1,
@@ -101,9 +101,17 @@ std::string TrainConfig::to_json() const {
   j["gamma"] = schedule.gamma;
   j["cos"] = schedule.cosine;
   j["warmup"] = schedule.warmup_epochs;
-  j["momentum"] = momentum;
-  j["dampening"] = dampening;
-  j["nesterov"] = nesterov;
+  j["optimizer"] = optimizer.name;
+  j["momentum"] = optimizer.momentum;
+  j["dampening"] = optimizer.dampening;
+  j["nesterov"] = optimizer.nesterov;
+  j["beta1"] = optimizer.beta1;
+  j["beta2"] = optimizer.beta2;
+  j["adam_eps"] = optimizer.adam_eps;
+  j["trust_coefficient"] = optimizer.trust_coefficient;
+  j["proj_delta"] = optimizer.proj_delta;
+  j["wd_ratio"] = optimizer.wd_ratio;
+  j["invariance"] = optimizer.invariance;
   j["label_smoothing"] = label_smoothing;
   j["top5"] = top5;
   j["recipe"] = recipe;
@@ -144,7 +152,9 @@ const std::set<std::string> kMeaningless = {"device", "channels_last", "probe_ev
 // Settings added after runs were already stored: missing from an older config.json means this value.
 const std::map<std::string, std::string> kAddedLater = {
     {"dtype", "\"float32\""}, {"sync_bn", "false"}, {"cifar100_coarse", "false"}, {"image_size", "224"},
-    {"label_smoothing", "0.0"}, {"init_from", "\"\""}};
+    {"label_smoothing", "0.0"}, {"init_from", "\"\""}, {"optimizer", "\"sgd\""}, {"beta1", "0.9"},
+    {"beta2", "0.999"}, {"adam_eps", "1e-08"}, {"trust_coefficient", "0.001"}, {"proj_delta", "0.1"},
+    {"wd_ratio", "0.1"}, {"invariance", "\"cosine\""}};
 
 // name → value text, nested objects flattened to "outer.inner".
 void flatten(const nlohmann::json& j, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {

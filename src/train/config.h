@@ -9,6 +9,7 @@
 #include "eshift/data/registry.h"
 #include "eshift/models/model_spec.h"
 #include "eshift/optim/lr_schedule.h"
+#include "eshift/optim/optimizer_spec.h"
 #include "eshift/regularize/decay_flags.h"
 
 namespace eshift {
@@ -32,9 +33,7 @@ struct TrainConfig {
   int64_t batch_size = 128;
   int64_t eval_batch_size = 500;
   LrSchedule schedule;
-  double momentum = 0.9;
-  double dampening = 0;
-  bool nesterov = false;
+  OptimizerSpec optimizer;               // --optimizer and its settings (momentum, betas, …)
   double label_smoothing = 0;            // cross-entropy against (1 − s)·one-hot + s/K
   bool top5 = false;                     // also measure top-5 accuracy
   std::string recipe;                    // the preset the run started from (informational)

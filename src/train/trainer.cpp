@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <stdexcept>
 #include <tuple>
 
@@ -15,6 +16,7 @@
 #include "eshift/data/batch_loader.h"
 #include "eshift/data/registry.h"
 #include "eshift/interop/import_weights.h"
+#include "eshift/models/audit.h"
 #include "eshift/models/registry.h"
 #include "eshift/observe/progress.h"
 #include "eshift/regularize/decay_policy.h"
@@ -119,11 +121,23 @@ void Trainer::set_up_model() {
     std::cout << "initial weights from " << config_.init_from << "\n";
   }
   params_ = describe_parameters(*model_);
-  optimizer_ = std::make_unique<RegularizedSGD>(DecayPolicy(config_.decay).group(params_),
-                                                RegularizedSGDOptions(config_.schedule.base_lr)
-                                                    .momentum(config_.momentum)
-                                                    .dampening(config_.dampening)
-                                                    .nesterov(config_.nesterov));
+  optimizer_ = make_optimizer(config_.optimizer, config_.schedule.base_lr, params_, config_.decay, known_invariance());
+}
+
+std::vector<bool> Trainer::known_invariance() const {
+  std::vector<bool> out;
+  if (config_.optimizer.invariance == "roles") {
+    for (const auto& p : params_) out.push_back(role_is_scale_invariant(p.role));
+  } else if (config_.optimizer.invariance == "audit") {
+    AuditOptions options;  // measured on a model of the same spec, at the data's image size (at most 64)
+    const auto shape = train_set_->image_shape();
+    options.height = std::min<int64_t>(shape.height, 64);
+    options.width = std::min<int64_t>(shape.width, 64);
+    std::map<std::string, bool> measured;
+    for (const auto& row : audit_scale_invariance(config_.model, options)) measured[row.name] = row.measured_invariant;
+    for (const auto& p : params_) out.push_back(measured.count(p.name) && measured.at(p.name));
+  }
+  return out;
 }
 
 void Trainer::print_header() const {
@@ -136,10 +150,10 @@ void Trainer::print_header() const {
             << "data " << config_.resolved_data_dir() << ": " << train_set_->size() << " train / "
             << eval_set_->size() << " test images " << train_set_->image_shape().str() << ", " << m.num_classes
             << " classes\n"
-            << "schedule " << config_.schedule.describe() << ", momentum " << config_.momentum
-            << (config_.nesterov ? " (nesterov)" : "") << ", batch " << config_.batch_size << "\n"
+            << "schedule " << config_.schedule.describe() << ", optimizer " << config_.optimizer.describe()
+            << ", batch " << config_.batch_size << "\n"
             << "decay policy:\n"
-            << DecayPolicy(config_.decay).table(params_) << std::flush;
+            << DecayPolicy(config_.optimizer.applied(config_.decay)).table(params_) << std::flush;
 }
 
 void Trainer::set_up_output() {
@@ -220,7 +234,7 @@ TrainResult Trainer::run() {
 }
 
 bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult& result) {
-  optimizer_->set_lr(lr);
+  set_learning_rate(*optimizer_, lr);
   model_->train();
   LoaderOptions options;
   options.batch_size = config_.batch_size / dist_.world_size;  // this process's part of the global batch

@@ -34,7 +34,7 @@
 #include "eshift/observe/metrics_log.h"
 #include "eshift/observe/probes.h"
 #include "eshift/observe/progress.h"
-#include "eshift/optim/regularized_sgd.h"
+#include "eshift/optim/make_optimizer.h"
 #include "eshift/tasks/task.h"
 #include "eshift/train/config.h"
 #include "eshift/train/execution_policy.h"
@@ -89,6 +89,9 @@ class Trainer {
  private:
   void set_up_data();
   void set_up_model();
+  // Per parameter, whether sgdp/adamp treat it as scale-invariant (--invariance roles|audit); empty
+  // for clovaai's cosine test.
+  std::vector<bool> known_invariance() const;
   void set_up_output();
   void set_up_data_parallel();  // connects to the other ranks, takes rank 0's state
   bool writes_files() const { return dist_.rank == 0 && !config_.out_dir.empty(); }
@@ -107,7 +110,7 @@ class Trainer {
   std::unique_ptr<Transform> train_transform_, eval_transform_;
   std::shared_ptr<Model> model_;
   std::vector<ParamInfo> params_;
-  std::unique_ptr<RegularizedSGD> optimizer_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;  // optim/make_optimizer.h
   std::vector<GradientHook> gradient_hooks_;
   std::unique_ptr<Probe> probe_;
   std::unique_ptr<MetricsLog> log_;

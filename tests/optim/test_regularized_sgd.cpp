@@ -51,7 +51,7 @@ TEST(RegularizedSGD, TwoMomentumStepsMatchHandComputedUpdates) {
   std::vector<Case> cases = {
       {Regularizer::none(), [](const torch::Tensor& w) { return torch::zeros_like(w); }, 0},
       {Regularizer::l2(lambda), [&](const torch::Tensor& w) { return lambda * w; }, 0},
-      {Regularizer::decoupled(lambda), [](const torch::Tensor& w) { return torch::zeros_like(w); }, lambda},
+      {Regularizer::decoupled_l2(lambda), [](const torch::Tensor& w) { return torch::zeros_like(w); }, lambda},
       {Regularizer::eps_shifted(WeightFamily::WS, lambda, eps), [&](const torch::Tensor& w) { return ws_eps_term(w, lambda, eps); }, 0},
       {Regularizer::eps_shifted(WeightFamily::CWN, lambda, eps), [&](const torch::Tensor& w) { return cwn_eps_term(w, lambda, eps); }, 0},
       {Regularizer::eps_shifted(WeightFamily::WN, lambda, eps), [&](const torch::Tensor& w) { return wn_eps_term(w, lambda, eps); }, 0},

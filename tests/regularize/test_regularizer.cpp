@@ -56,7 +56,7 @@ TEST(Regularizer, L2AndDecoupledGradientMatchAutograd) {
   torch::manual_seed(2);
   for (const auto& shape : kShapes) {
     auto w = torch::randn(shape, torch::kFloat64);
-    for (auto r : {Regularizer::l2(0.3), Regularizer::decoupled(0.3)}) {
+    for (auto r : {Regularizer::l2(0.3), Regularizer::decoupled_l2(0.3)}) {
       EXPECT_LT(max_rel_diff(r.gradient(w), autograd_gradient(r, w)), 1e-14);
       EXPECT_NEAR(r.penalty(w).item<double>(), 0.5 * 0.3 * w.pow(2).sum().item<double>(), 1e-12);
     }
@@ -65,7 +65,7 @@ TEST(Regularizer, L2AndDecoupledGradientMatchAutograd) {
   EXPECT_EQ(Regularizer::none().penalty(w).item<double>(), 0.0);
   EXPECT_TRUE(torch::equal(Regularizer::none().gradient(w), torch::zeros_like(w)));
   EXPECT_TRUE(Regularizer::l2(0.1).coupled());
-  EXPECT_FALSE(Regularizer::decoupled(0.1).coupled());
+  EXPECT_FALSE(Regularizer::decoupled_l2(0.1).coupled());
 }
 
 TEST(Regularizer, EpsZeroEqualsPlainL2Exactly) {

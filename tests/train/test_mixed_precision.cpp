@@ -104,7 +104,7 @@ TEST(MixedPrecision, Bfloat16TrainingKeepsParametersAndMomentumInFloat32) {
   TempDir dir;
   auto c = amp_run(dir);
   c.amp = "bf16";
-  c.momentum = 0.9;
+  c.optimizer.momentum = 0.9;
   c.decay.el2 = c.decay.nowd_conv = true;
   Trainer trainer(c, classification_task());
   const auto result = trainer.run();

@@ -69,7 +69,7 @@ TEST(Trainer, RunsEpochsAndLogsTheTasksMetrics) {
 TEST(Trainer, GradientHooksSitBetweenBackwardAndTheStep) {
   TempDir dir;
   auto c = tiny(dir);
-  c.momentum = 0;
+  c.optimizer.momentum = 0;
   c.decay.wd = 0;  // plain SGD: w ← w − η·g exactly
   c.epochs = 1;
   Trainer trainer(c, classification_task());
@@ -108,7 +108,7 @@ TEST(Trainer, AHookThatChangesGradientsChangesTheStep) {
   // where an all-reduce will average gradients: the optimizer uses what the hooks leave
   TempDir dir;
   auto c = tiny(dir);
-  c.momentum = 0;
+  c.optimizer.momentum = 0;
   c.decay.wd = 0;
   c.epochs = 1;
   Trainer trainer(c, classification_task());
