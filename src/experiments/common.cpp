@@ -13,7 +13,8 @@ namespace eshift {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& experiment_names() {
-  static const std::vector<std::string> names = {"equivalence", "underfit", "collapse", "seeds", "equilibrium"};
+  static const std::vector<std::string> names = {"equivalence", "underfit", "collapse", "seeds", "equilibrium",
+                                                 "optimizers"};
   return names;
 }
 
@@ -23,8 +24,9 @@ ExperimentResult run_experiment(const std::string& name, const ExperimentOptions
   if (name == "collapse") return run_collapse(o);
   if (name == "seeds") return run_seeds(o);
   if (name == "equilibrium") return run_equilibrium(o);
+  if (name == "optimizers") return run_optimizers(o);
   throw std::invalid_argument("unknown experiment '" + name +
-                              "' (equivalence, underfit, collapse, seeds or equilibrium)");
+                              "' (equivalence, underfit, collapse, seeds, equilibrium or optimizers)");
 }
 
 std::string prepare_experiment_dir(const std::string& dir) {

@@ -8,6 +8,7 @@
 //   collapse     claims 2–4: strong decay with plain L2 vs ε-shifted L2: σ, gradient scale, float16 overflow
 //   seeds        plain L2 vs ε-shifted L2 vs no decay over K seeds: accuracy mean ± std
 //   equilibrium  steady-state angular update vs √(2ηλ/(1+α)), plain L2 and ε-shifted
+//   optimizers   beyond the paper: SGD, AdamW, SGDP × no decay / plain L2 / ε-shifted L2, and an ε sweep
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,7 @@ ExperimentResult run_underfit(const ExperimentOptions& options);
 ExperimentResult run_collapse(const ExperimentOptions& options);
 ExperimentResult run_seeds(const ExperimentOptions& options);
 ExperimentResult run_equilibrium(const ExperimentOptions& options);
+ExperimentResult run_optimizers(const ExperimentOptions& options);
 
 // ------------------------------------------------------------------ the equivalence, as a function
 struct EquivalenceConfig {
