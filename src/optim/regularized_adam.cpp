@@ -6,6 +6,7 @@
 
 #include "eshift/core/torch_compat.h"
 #include "eshift/optim/option_archive.h"
+#include "eshift/optim/param_groups.h"
 #include "eshift/optim/trust_ratio.h"
 
 namespace eshift {
@@ -76,32 +77,15 @@ void RegularizedAdam::check(const RegularizedAdamOptions& o) {
   }
 }
 
-namespace {
-std::vector<torch::optim::OptimizerParamGroup> to_param_groups(const std::vector<RegularizedGroup>& groups,
-                                                                const RegularizedAdamOptions& defaults) {
-  std::vector<torch::optim::OptimizerParamGroup> out;
-  for (const auto& g : groups) {
-    auto options = std::make_unique<RegularizedAdamOptions>(defaults);
-    options->regularizer(g.regularizer);
-    out.emplace_back(g.params, std::move(options));
-  }
-  return out;
-}
-}  // namespace
-
 RegularizedAdam::RegularizedAdam(std::vector<torch::optim::OptimizerParamGroup> groups, RegularizedAdamOptions defaults)
     : torch::optim::Optimizer(std::vector<torch::optim::OptimizerParamGroup>{},
                               std::make_unique<RegularizedAdamOptions>(defaults)) {
-  for (const auto& group : groups) {
-    add_param_group(group);
-    // as RegularizedSGD: LibTorch 2.x would replace a foreign options type by the defaults
-    if (group.has_options()) param_groups_.back().set_options(group.options().clone());
-  }
+  add_param_groups(*this, groups);
   for (const auto& g : param_groups()) check(static_cast<const RegularizedAdamOptions&>(g.options()));
 }
 
 RegularizedAdam::RegularizedAdam(const std::vector<RegularizedGroup>& groups, RegularizedAdamOptions defaults)
-    : RegularizedAdam(to_param_groups(groups, defaults), defaults) {}
+    : RegularizedAdam(regularized_param_groups(groups, defaults), defaults) {}
 
 // ------------------------------------------------------------------ the step
 torch::Tensor RegularizedAdam::step(LossClosure closure) {

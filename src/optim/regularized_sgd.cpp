@@ -4,6 +4,7 @@
 
 #include "eshift/core/torch_compat.h"
 #include "eshift/optim/option_archive.h"
+#include "eshift/optim/param_groups.h"
 #include "eshift/optim/trust_ratio.h"
 
 namespace eshift {
@@ -71,35 +72,16 @@ void RegularizedSGD::check(const RegularizedSGDOptions& o) {
   }
 }
 
-namespace {
-std::vector<torch::optim::OptimizerParamGroup> to_param_groups(const std::vector<RegularizedGroup>& groups,
-                                                                const RegularizedSGDOptions& defaults) {
-  std::vector<torch::optim::OptimizerParamGroup> out;
-  for (const auto& g : groups) {
-    auto options = std::make_unique<RegularizedSGDOptions>(defaults);
-    options->regularizer(g.regularizer);
-    out.emplace_back(g.params, std::move(options));
-  }
-  return out;
-}
-}  // namespace
-
 RegularizedSGD::RegularizedSGD(std::vector<torch::optim::OptimizerParamGroup> groups,
                                RegularizedSGDOptions defaults)
     : torch::optim::Optimizer(std::vector<torch::optim::OptimizerParamGroup>{},
                               std::make_unique<RegularizedSGDOptions>(defaults)) {
-  for (const auto& group : groups) {
-    add_param_group(group);
-    // LibTorch 2.x's add_param_group merges a group's options with the defaults only for its own
-    // optimizers' option types; any other type gets the defaults instead of its own options (each
-    // group's regularizer would be lost). Keep the group's options, as 1.13 does.
-    if (group.has_options()) param_groups_.back().set_options(group.options().clone());
-  }
+  add_param_groups(*this, groups);
   for (const auto& g : param_groups()) check(static_cast<const RegularizedSGDOptions&>(g.options()));
 }
 
 RegularizedSGD::RegularizedSGD(const std::vector<RegularizedGroup>& groups, RegularizedSGDOptions defaults)
-    : RegularizedSGD(to_param_groups(groups, defaults), defaults) {}
+    : RegularizedSGD(regularized_param_groups(groups, defaults), defaults) {}
 
 void RegularizedSGD::set_lr(double lr) {
   TORCH_CHECK(lr >= 0, "invalid learning rate: ", lr);
