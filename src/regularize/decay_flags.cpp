@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 namespace eshift {
 
@@ -13,6 +14,19 @@ void DecayFlags::validate() const {
   check(std::isfinite(wd) && wd >= 0, "--wd must be a finite value >= 0");
   check(std::isfinite(lam) && lam >= 0, "--lam must be a finite value >= 0");
   check(std::isfinite(mineps) && mineps >= 0, "--mineps (ε) must be a finite value >= 0");
+}
+
+std::vector<std::string> DecayFlags::warnings() const {
+  std::vector<std::string> out;
+  if (!wd_all) return out;
+  // with --el2 the ε-shifted term keeps the non-depthwise conv weights; --wd-all still decays the
+  // depthwise ones, which --nowd-conv would have left alone
+  const std::string conv_note = el2 ? " (the conv weights keep the ε-shifted term; depthwise ones get --wd)" : "";
+  for (const auto& [given, flag, note] : {std::tuple{nowd_conv, "--nowd-conv", conv_note},
+                                          std::tuple{nowd_bn, "--nowd-bn", std::string()},
+                                          std::tuple{nowd_fc, "--nowd-fc", std::string()}})
+    if (given) out.push_back(std::string("--wd-all decays every parameter; ") + flag + " is overridden" + note);
+  return out;
 }
 
 DecayFlags conv_decay_preset(ConvDecay conv, double lambda, double eps, double others_wd, DecayFlags base) {

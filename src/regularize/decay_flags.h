@@ -2,6 +2,9 @@
 // The decay flags of the paper's reference trainer, as values (decay_policy.h turns them into a
 // regularizer per parameter role), and the paper's comparison as one preset of them. No LibTorch.
 
+#include <string>
+#include <vector>
+
 namespace eshift {
 
 struct DecayFlags {
@@ -16,6 +19,9 @@ struct DecayFlags {
   bool decoupled = false;  // --decoupled-wd: every decay applied decoupled (w ← w − η·∂R/∂w)
 
   void validate() const;   // throws std::invalid_argument on impossible values
+  // One line per flag the others silence: --wd-all takes precedence over --nowd-bn/--nowd-fc/
+  // --nowd-conv (as in the reference), so each of those given with it is named as overridden.
+  std::vector<std::string> warnings() const;
 };
 
 // The comparison at the heart of the paper, as one preset (used by the demo, the experiments and the

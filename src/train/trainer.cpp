@@ -154,6 +154,7 @@ void Trainer::print_header() const {
             << ", batch " << config_.batch_size << "\n"
             << "decay policy:\n"
             << DecayPolicy(config_.optimizer.applied(config_.decay)).table(params_) << std::flush;
+  for (const auto& w : config_.decay.warnings()) std::cerr << "eshift: warning: " << w << "\n";
 }
 
 void Trainer::set_up_output() {

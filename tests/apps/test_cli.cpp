@@ -150,6 +150,16 @@ TEST(Cli, MixedPrecisionRunsOnCpuInBfloat16) {
     expect_one_line_error(run(kQuick + " --epochs 1 --amp fp16"), "--amp fp16 on CPU needs a LibTorch newer");
 }
 
+TEST(Cli, WdAllWarnsAboutTheNowdFlagsItOverrides) {
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
+  auto r = run("train" + kData + " --model resnet8 --train-subset 64 --test-subset 32 --batch-size 32 --epochs 1"
+               " --wd-all --nowd-bn --nowd-fc");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("eshift: warning: --wd-all decays every parameter; --nowd-bn is overridden\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("eshift: warning: --wd-all decays every parameter; --nowd-fc is overridden\n"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("--nowd-conv"), std::string::npos) << r.err;  // not given, not named
+}
+
 TEST(Cli, BenchPrintsThroughputLast) {
   auto r = run("bench --model resnet8 --batch-size 8 --image 1x16x16 --steps 2 --warmup 1 --reg el2");
   ASSERT_EQ(r.code, 0) << r.err;
