@@ -69,6 +69,9 @@ void MetricsLog::probe(const ProbeRecord& r) {
   tb.add_scalar("probe/angular_update_median", r.angular_update_median, r.step);
   tb.add_scalar("probe/grad_max_abs", r.grad_max_abs, r.step);
   tb.add_scalar("probe/fp16_ratio", r.fp16_ratio, r.step);
+  tb.add_scalar("probe/loss_scale", r.loss_scale, r.step);
+  tb.add_scalar("probe/fp16_scaled_ratio", r.fp16_scaled_ratio, r.step);
+  tb.add_scalar("probe/fp16_overflow_steps", double(r.fp16_overflow_steps), r.step);
   tb.add_scalar("probe/frac_sigma_below_eps", r.frac_sigma_below_eps, r.step);
   for (const auto& l : r.layers) {
     tb.add_scalar("sigma_median/" + l.name, l.sigma.median, r.step);

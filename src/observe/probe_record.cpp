@@ -31,6 +31,7 @@ std::string ProbeRecord::to_json() const {
                            {"grad_norm", l.grad_norm},
                            {"grad_max_abs", l.grad_max_abs},
                            {"fp16_ratio", l.fp16_ratio},
+                           {"fp16_scaled_ratio", l.fp16_scaled_ratio},
                            {"frac_sigma_below_eps", l.frac_sigma_below_eps}});
   nlohmann::json j{{"kind", "probe"},
                    {"step", step},
@@ -41,6 +42,9 @@ std::string ProbeRecord::to_json() const {
                    {"angular_update_median", angular_update_median},
                    {"grad_max_abs", grad_max_abs},
                    {"fp16_ratio", fp16_ratio},
+                   {"loss_scale", loss_scale},
+                   {"fp16_scaled_ratio", fp16_scaled_ratio},
+                   {"fp16_overflow_steps", fp16_overflow_steps},
                    {"frac_sigma_below_eps", frac_sigma_below_eps},
                    {"layers", layers_json}};
   return j.dump();

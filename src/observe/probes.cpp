@@ -101,6 +101,16 @@ ProbeRecord Probe::after_step(int64_t step, int epoch, double lr) {
   return rec;
 }
 
+double max_abs_gradient(const std::vector<ParamInfo>& params) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> maxima;
+  for (const auto& p : params)
+    if (p.tensor.grad().defined() && p.tensor.grad().numel() > 0) maxima.push_back(p.tensor.grad().norm(INFINITY).to(torch::kFloat64));  // max|g|, no copy
+  if (maxima.empty()) return 0.0;
+  // max() propagates NaN, so a NaN gradient makes the result NaN
+  return torch::stack(maxima).max().item<double>();
+}
+
 std::pair<double, double> conv_filter_sigma(const std::vector<ParamInfo>& params) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> sigmas;

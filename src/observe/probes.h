@@ -13,6 +13,8 @@
 //   gradient of the loss (before the regularizer): ‖g‖₂ of the tensor, max |g|, and max |g| / 65504
 //       (the float16 maximum: ≥ 1 means a float16 gradient would overflow)
 //   fraction of filters with σ < ε
+// The simulated float16 loss scale (simulated_loss_scale.h) adds, from every step's max_abs_gradient:
+//   the scale held, max|g| · scale / 65504 (per layer, and over every parameter), would-overflow steps
 #include <torch/torch.h>
 
 #include <string>
@@ -51,6 +53,10 @@ torch::Tensor filter_directions(const torch::Tensor& weight, WeightFamily family
 torch::Tensor filter_angles(const torch::Tensor& a, const torch::Tensor& b);
 // Per-filter effective learning rate of `weight` for rate lr (see the header comment).
 torch::Tensor effective_lr(const torch::Tensor& weight, WeightFamily family, double lr);
+
+// The largest |element| over the gradients of every parameter in `params` (0 when none has one,
+// inf/NaN when one is not finite): one amax per tensor and one synchronization.
+double max_abs_gradient(const std::vector<ParamInfo>& params);
 
 // min and mean of the per-filter (unbiased) σ over every 4-D normalized or plain conv weight among
 // `params` (NaN when there is none): the end-of-epoch σ summary of a run.

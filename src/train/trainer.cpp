@@ -258,7 +258,10 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
     const auto placed = policy_->place(*batch);
     const auto out = train_step(
         *model_, *task_, *optimizer_, *policy_, placed, [&] { for (auto& hook : gradient_hooks_) hook(); },
-        [&] { if (probing) probe_->before_step(); },  // the gradients the step will use
+        [&] {  // the gradients the step will use
+          loss_scale_.step(max_abs_gradient(params_));
+          if (probing) probe_->before_step();
+        },
         [&](torch::Tensor& loss) {  // the mean over the ranks, and whether any rank asked to stop
           if (data_parallel_) stop_agreed_ = data_parallel_->after_backward(loss, g_stop_requested);
         });
@@ -271,6 +274,7 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
       // float16 loss scaling: the scaler skipped the step and lowered the scale, as PyTorch's does;
       // only a run of them in a row is divergence
       const bool scaled = policy_->skips_overflowing_steps();
+      if (!scaled) loss_scale_.step(INFINITY);  // a non-finite step overflows at any scale (else the scaler's step saw it)
       if ((!scaled && config_.on_nonfinite == "stop") || nonfinite_in_a_row_ >= kMaxNonfiniteInARow) {
         result.diverged = true;
         result.stop_message = "training diverged: " + what +
@@ -291,6 +295,7 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
     task_->measure(out.output, placed, out.loss, sums);
     if (probing) {
       result.probes.push_back(probe_->after_step(global_step, epoch + 1, lr));
+      loss_scale_.annotate(result.probes.back());
       if (log_) log_->probe(result.probes.back());
     }
     bar_->update(++step, sums.means(), sums.examples() * dist_.world_size);  // img/s of all ranks

@@ -34,6 +34,7 @@
 #include "eshift/observe/metrics_log.h"
 #include "eshift/observe/probes.h"
 #include "eshift/observe/progress.h"
+#include "eshift/observe/simulated_loss_scale.h"
 #include "eshift/optim/make_optimizer.h"
 #include "eshift/tasks/task.h"
 #include "eshift/train/config.h"
@@ -113,6 +114,7 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;  // optim/make_optimizer.h
   std::vector<GradientHook> gradient_hooks_;
   std::unique_ptr<Probe> probe_;
+  SimulatedLossScale loss_scale_;  // every step: would a float16 run overflow (restarts at 2^16 on a resume)
   std::unique_ptr<MetricsLog> log_;
   std::unique_ptr<ProgressBar> bar_;  // the epoch in progress
   std::unique_ptr<RunCheckpoints> checkpoints_;

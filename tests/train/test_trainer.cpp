@@ -357,3 +357,45 @@ TEST(Trainer, ImpossibleConfigurationsAreRefusedBeforeAnythingIsWritten) {
                              std::filesystem::copy_options::overwrite_existing);
   expect_refused(c, "the test labels go up to 5 but the training set has only 4 classes");
 }
+
+TEST(Trainer, EveryStepDrivesTheSimulatedFloat16LossScale) {
+  TempDir dir;
+  auto c = tiny(dir);
+  c.out_dir = dir / "run";
+  c.probe_every = 1;
+  Trainer trainer(c, classification_task());
+  // the hook records max|g| over every parameter; on steps 2 and 3 it rescales the gradients to
+  // max|g| = 2, which overflows float16 at 2^16 (2·65536 ≥ 65504) and at 2^15 (2·32768 ≥ 65504)
+  std::vector<double> maxima;
+  trainer.add_gradient_hook([&] {
+    torch::NoGradGuard no_grad;
+    double m = 0;
+    for (const auto& p : trainer.model().parameters())
+      if (p.grad().defined()) m = std::max(m, p.grad().abs().max().item<double>());
+    const size_t step = maxima.size() + 1;
+    if (step == 2 || step == 3) {
+      for (auto& p : trainer.model().parameters())
+        if (p.grad().defined()) p.mutable_grad().mul_(2.0 / m);
+      m = 2.0;
+    }
+    maxima.push_back(m);
+  });
+  const auto result = trainer.run();
+  ASSERT_EQ(result.probes.size(), 6u);
+  ASSERT_EQ(maxima.size(), 6u);
+  double scale = 65536;  // GradScaler's rule, by hand: halve on an overflow (no growth in 6 steps)
+  int64_t overflows = 0;
+  for (size_t i = 0; i < 6; ++i) {
+    const auto& p = result.probes[i];
+    SCOPED_TRACE(i + 1);
+    EXPECT_EQ(p.loss_scale, scale);
+    EXPECT_NEAR(p.fp16_scaled_ratio, maxima[i] * scale / 65504, 1e-6 * p.fp16_scaled_ratio);
+    if (maxima[i] * scale >= 65504) ++overflows, scale /= 2;
+    EXPECT_EQ(p.fp16_overflow_steps, overflows);
+  }
+  EXPECT_GE(overflows, 2);
+  const auto log = lines(dir / "run/metrics.jsonl");
+  EXPECT_EQ(log.at(2).at("kind"), "probe");
+  EXPECT_EQ(log.at(2).at("loss_scale").get<double>(), result.probes[2].loss_scale);
+  EXPECT_EQ(log.at(2).at("fp16_overflow_steps").get<int64_t>(), result.probes[2].fp16_overflow_steps);
+}
