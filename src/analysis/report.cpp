@@ -23,7 +23,32 @@ std::string quoted(std::string s) {
 }
 
 std::string stem(const std::string& png) { return png.substr(0, png.size() - 4); }
+
+bool plottable(double y, bool log_y) { return std::isfinite(y) && (!log_y || y > 0); }
+
+// Whether anything can be drawn: gnuplot refuses a plot where every point is undefined.
+bool has_data(const Figure& f) {
+  for (const auto& r : f.references)
+    if (plottable(r.y, f.log_y)) return true;
+  for (const auto& s : f.series)
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
+      if (std::isfinite(s.x[i]) && plottable(s.y[i], f.log_y)) return true;
+  return false;
+}
 }  // namespace
+
+std::string sequential_color(double t) {
+  // viridis at 0, ¼, ½, ¾, 1, linearly interpolated between
+  static const double stops[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+  t = std::clamp(std::isfinite(t) ? t : 0.0, 0.0, 1.0) * 4;
+  const int i = std::min(3, static_cast<int>(t));
+  const double f = t - i;
+  char hex[8];
+  int c[3];
+  for (int k = 0; k < 3; ++k) c[k] = static_cast<int>(std::lround(stops[i][k] + f * (stops[i + 1][k] - stops[i][k])));
+  std::snprintf(hex, sizeof hex, "#%02x%02x%02x", c[0], c[1], c[2]);
+  return hex;
+}
 
 void render_png(const Figure& figure, const std::string& png_path) {
   if (png_path.size() < 5 || png_path.substr(png_path.size() - 4) != ".png")
@@ -36,9 +61,8 @@ void render_png(const Figure& figure, const std::string& png_path) {
       d << "# " << s.title << "\n";
       for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
         const double y = s.y[i];
-        const bool plottable = std::isfinite(y) && (!figure.log_y || y > 0);
         d << s.x[i] << " ";
-        if (plottable) d << y; else d << "NaN";
+        if (plottable(y, figure.log_y)) d << y; else d << "NaN";
         d << "\n";
       }
       d << "\n\n";  // gnuplot index separator
@@ -55,12 +79,22 @@ void render_png(const Figure& figure, const std::string& png_path) {
       << "set xlabel " << quoted(figure.xlabel) << "\n"
       << "set ylabel " << quoted(figure.ylabel) << "\n"
       << "set grid\nset key below\n";
+    if (!figure.key_title.empty()) g << "set key title " << quoted(figure.key_title) << "\n";
     if (figure.log_y) g << "set logscale y\nset format y '%.0e'\n";
+    if (!has_data(figure))  // nothing measured yet: an empty frame that says so
+      g << "set xrange [0:1]\nset yrange [" << (figure.log_y ? "0.1:1" : "0:1") << "]\n"
+        << "set label 'no data' at graph 0.5, graph 0.5 center\n";
     g << "plot ";
-    for (size_t i = 0; i < figure.series.size(); ++i)
-      g << (i ? ", " : "") << quoted(dat) << " index " << i << " using 1:2 with linespoints pt 7 ps 0.4 lw 2 title "
-        << quoted(figure.series[i].title);
-    if (figure.series.empty()) g << "NaN notitle";
+    size_t n = 0;
+    for (size_t i = 0; i < figure.series.size(); ++i) {
+      g << (n++ ? ", " : "") << quoted(dat) << " index " << i << " using 1:2 with linespoints pt 7 ps 0.4 lw 2";
+      if (!figure.series[i].color.empty()) g << " lc rgb " << quoted(figure.series[i].color);
+      g << " title " << quoted(figure.series[i].title);
+    }
+    for (const auto& r : figure.references)
+      if (plottable(r.y, figure.log_y))
+        g << (n++ ? ", " : "") << r.y << " with lines dt 2 lw 2 lc rgb 'black' title " << quoted(r.title);
+    if (n == 0) g << "NaN notitle";
     g << "\n";
     write_text_atomic(gp, g.str());
   }
@@ -109,17 +143,46 @@ RunData load_run(const std::string& dir) {
     const auto kind = j.value("kind", std::string("epoch"));
     (kind == "probe" ? run.probes : run.epochs).push_back(j);
   }
+  std::ifstream config(dir + "/config.json");
+  if (config) run.config = nlohmann::json::parse(config, nullptr, /*allow_exceptions=*/false);
   return run;
 }
 
 namespace {
-Series epoch_series(const RunData& r, const std::string& key, const std::string& title) {
+Series epoch_series(const RunData& r, const std::string& key, const std::string& title, double scale = 1) {
   Series s{title, {}, {}};
   for (const auto& e : r.epochs) {
     s.x.push_back(e.at("epoch").get<double>());
-    s.y.push_back(e.value(key, NAN));
+    s.y.push_back(scale * e.value(key, double(NAN)));
   }
   return s;
+}
+
+// ε of a run (config.json's "mineps": the ε-shift's ε and the probes' σ threshold); NaN if unknown.
+double run_eps(const RunData& r) {
+  return r.config.is_object() && r.config.contains("mineps") && r.config.at("mineps").is_number()
+             ? r.config.at("mineps").get<double>()
+             : NAN;
+}
+
+std::string format_g(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// One reference line per distinct ε among the runs, "ε = 0.001" (with the runs' names when they differ).
+std::vector<ReferenceLine> eps_lines(const std::vector<RunData>& runs) {
+  std::map<double, std::string> names;
+  for (const auto& r : runs) {
+    const double eps = run_eps(r);
+    if (!std::isfinite(eps) || eps <= 0) continue;
+    names[eps] += (names[eps].empty() ? "" : ", ") + r.name;
+  }
+  std::vector<ReferenceLine> out;
+  for (const auto& [eps, who] : names)
+    out.push_back({eps, "ε = " + format_g(eps) + (names.size() > 1 ? " (" + who + ")" : "")});
+  return out;
 }
 
 template <typename Get>
@@ -163,8 +226,8 @@ std::string report_runs(const std::vector<RunData>& runs, const std::string& out
     } else {
       const auto& e = r.epochs.back();
       std::snprintf(row, sizeof row, "| %s | %d | %.4f | %.2f%% | %.4f | %.2f%% | %.3g | %zu |\n", r.name.c_str(),
-                    e.at("epoch").get<int>(), e.value("train_loss", NAN), 100 * e.value("train_acc", NAN),
-                    e.value("test_loss", NAN), 100 * e.value("test_acc", NAN), e.value("sigma_min", NAN),
+                    e.at("epoch").get<int>(), e.value("train_loss", double(NAN)), 100 * e.value("train_acc", double(NAN)),
+                    e.value("test_loss", double(NAN)), 100 * e.value("test_acc", double(NAN)), e.value("sigma_min", double(NAN)),
                     r.probes.size());
     }
     md << row;
@@ -174,12 +237,12 @@ std::string report_runs(const std::vector<RunData>& runs, const std::string& out
   for (const auto& r : runs) any_epochs |= !r.epochs.empty(), any_probes |= !r.probes.empty();
   if (any_epochs) {
     Figure loss{"Loss per epoch", "epoch", "cross-entropy", false, {}};
-    Figure acc{"Accuracy per epoch", "epoch", "top-1", false, {}};
+    Figure acc{"Accuracy per epoch (top-1)", "epoch", "accuracy (%)", false, {}};  // in % as the tables
     for (const auto& r : runs) {
       loss.series.push_back(epoch_series(r, "train_loss", r.name + " train"));
       loss.series.push_back(epoch_series(r, "test_loss", r.name + " test"));
-      acc.series.push_back(epoch_series(r, "train_acc", r.name + " train"));
-      acc.series.push_back(epoch_series(r, "test_acc", r.name + " test"));
+      acc.series.push_back(epoch_series(r, "train_acc", r.name + " train", 100));
+      acc.series.push_back(epoch_series(r, "test_acc", r.name + " test", 100));
     }
     draw("loss", loss);
     draw("accuracy", acc);
@@ -197,6 +260,7 @@ std::string report_runs(const std::vector<RunData>& runs, const std::string& out
       angle.series.push_back(probe_series(r, r.name, [](const auto& p) { return p.at("angular_update_median").template get<double>(); }));
       grad.series.push_back(probe_series(r, r.name, [](const auto& p) { return p.at("fp16_ratio").template get<double>(); }));
     }
+    sigma.references = eps_lines(runs);
     draw("sigma", sigma);
     draw("effective_lr", lr);
     draw("angular_update", angle);
@@ -206,11 +270,16 @@ std::string report_runs(const std::vector<RunData>& runs, const std::string& out
       Figure layer_sigma{r.name + ": median per-filter sigma of each layer", "step", "sigma", true, {}};
       Figure layer_lr{r.name + ": effective learning rate of each layer", "step", "effective lr", true, {}};
       const size_t layers = r.probes.front().at("layers").size();
+      // colours by depth: layer k of n at k/(n−1) along the palette, so neighbours look alike
+      layer_sigma.key_title = layer_lr.key_title = "layers by depth: first (dark purple) → last (yellow)";
       for (size_t i = 0; i < layers; ++i) {
         const auto name = r.probes.front().at("layers")[i].at("name").get<std::string>();
+        const auto color = sequential_color(layers > 1 ? double(i) / double(layers - 1) : 0.0);
         layer_sigma.series.push_back(probe_series(r, name, [i](const auto& p) { return p.at("layers")[i].at("sigma").at("median").template get<double>(); }));
         layer_lr.series.push_back(probe_series(r, name, [i](const auto& p) { return p.at("layers")[i].at("effective_lr").template get<double>(); }));
+        layer_sigma.series.back().color = layer_lr.series.back().color = color;
       }
+      layer_sigma.references = eps_lines({r});
       draw("layers_sigma_" + r.name, layer_sigma);
       draw("layers_effective_lr_" + r.name, layer_lr);
     }
@@ -234,6 +303,9 @@ std::string write_report(const std::vector<std::string>& dirs, const std::string
       for (size_t at = summary.find("]("); at != std::string::npos; at = summary.find("](", at + 2 + rel.size()))
         summary.insert(at + 2, rel);
       experiments << "## Experiment " << fs::path(dir).filename().string() << " (" << dir << ")\n\n" << summary << "\n";
+      // the experiments embed their runs' table and figures (report_runs) in the summary: drawing
+      // them again would show each twice
+      if (summary.find("![") != std::string::npos) continue;
       std::vector<std::string> subdirs;
       for (const auto& e : fs::directory_iterator(dir))
         if (e.is_directory() && fs::exists(e.path() / "metrics.jsonl")) subdirs.push_back(e.path().string());

@@ -1,4 +1,6 @@
 #include <cmath>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -73,6 +75,23 @@ TrainResult train_run(const TrainConfig& config) {
 
 double final_value(const TrainResult& result, const std::string& name) {
   return result.history.empty() ? 0.0 : result.history.back().value(name);
+}
+
+std::string verdict_line(bool shows, const std::string& claim, const std::string& evidence, int64_t test_images) {
+  const std::string images = test_images > 0 ? std::to_string(test_images) + " test images per run"
+                                             : "no test images: training batches only";
+  return "Verdict: " + claim + " shows — " + (shows ? "yes" : "no") + " (" + evidence + "; " + images + ").\n";
+}
+
+std::string strprintf(const char* format, ...) {
+  va_list args, copy;
+  va_start(args, format);
+  va_copy(copy, args);
+  std::string out(std::vsnprintf(nullptr, 0, format, copy), '\0');
+  va_end(copy);
+  std::vsnprintf(out.data(), out.size() + 1, format, args);
+  va_end(args);
+  return out;
 }
 
 std::string mean_pm_std(const std::vector<double>& v, double scale, int decimals) {

@@ -31,6 +31,14 @@ TrainResult train_run(const TrainConfig& config);
 // A metric of the run's last epoch by its metrics.jsonl name ("train_loss", "test_acc"); 0 when no
 // epoch completed.
 double final_value(const TrainResult& result, const std::string& name);
+// The verdict line every experiment ends its table (and so summary.md) with:
+//   "Verdict: <claim> shows — yes|no (<evidence>; <N> test images per run)."
+// `evidence` names the numbers the verdict was decided from, with their values; test_images is what
+// each run evaluated on (TrainResult::test_images), 0 for an experiment that evaluates on none.
+// `shows` must be the experiment's ExperimentResult::holds.
+std::string verdict_line(bool shows, const std::string& claim, const std::string& evidence, int64_t test_images);
+// printf into a std::string (for the evidence's numbers).
+std::string strprintf(const char* format, ...) __attribute__((format(printf, 1, 2)));
 // "12.34 ± 0.56" of values in [0,1] as percent, or of plain values.
 std::string mean_pm_std(const std::vector<double>& values, double scale = 1, int decimals = 2);
 

@@ -79,6 +79,12 @@ ExperimentResult run_equilibrium(const ExperimentOptions& o) {
 
   ExperimentResult r;
   r.holds = std::abs(angle_a / predicted - 1) < 0.25;
+  t << "\n"
+    << verdict_line(r.holds, "the rotational equilibrium under plain L2",
+                    strprintf("measured/predicted angular update for plain L2: %.3f (measured %.4g rad, predicted "
+                              "√(2ηλ/(1+α)) = %.4g rad; within 25%% is required)",
+                              angle_a / predicted, angle_a, predicted),
+                    a.test_images);
   r.table = t.str();
   std::ostringstream md;
   md << "Constant learning rate η = " << eta << ", momentum α = " << alpha << ", decay λ = " << lambda

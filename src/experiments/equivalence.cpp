@@ -172,7 +172,12 @@ ExperimentResult run_equivalence(const ExperimentOptions& o) {
                 c.model.name.c_str(), c.steps, (long long)c.batch_size, c.lr, c.lambda, trace.max_logit_rel_diff(),
                 trace.max_direction_diff(), trace.norm_ratio.back(), trace.predicted_ratio.back(),
                 trace.max_ratio_rel_error(), trace.loss_a.front(), trace.loss_a.back(), r.holds ? "yes" : "NO");
-  r.table = table;
+  r.table = std::string(table) + "\n" +
+            verdict_line(r.holds, "L2 at rate η ≡ no decay at η_t",
+                         strprintf("max relative logit difference %.3g and max filter-direction difference %.3g over "
+                                   "%d steps, both ≤ 1e-9 required",
+                                   trace.max_logit_rel_diff(), trace.max_direction_diff(), c.steps),
+                         0);
   std::ostringstream md;
   md << "Claim 1 (paper.md §2), exactly: coupled L2 on scale-invariant weights at rate η computes the same "
         "network as no decay at η_t = η(1−ηλ)^−(2t+1). Two float64 runs from one initialization on the same "

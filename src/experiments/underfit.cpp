@@ -89,14 +89,12 @@ ExperimentResult run_underfit(const ExperimentOptions& o) {
     << mean_pm_std(effective_lr(without, false), 1, 4) << " |\n"
     << "| effective lr (median over layers), last probe | " << mean_pm_std(effective_lr(with, true), 1, 4) << " | "
     << mean_pm_std(effective_lr(without, true), 1, 4) << " |\n";
-  const auto test_images = with.empty() || with.front().history.empty() ? 0 : shown.test_subset;
-  char verdict[400];
-  std::snprintf(verdict, sizeof verdict,
-                "\nVerdict: under-fitting without decay shows — %s (final training loss without decay minus with decay: "
-                "%+.4f ± %.4f over %d seed(s), higher in %d of them; test accuracy on %s test images per run).\n",
-                shows ? "yes" : "no", mean_gap, sd_gap, o.seeds, positive,
-                test_images > 0 ? std::to_string(test_images).c_str() : "all 10000");
-  t << verdict;
+  t << "\n"
+    << verdict_line(shows, "under-fitting without decay",
+                    strprintf("final training loss without decay minus with decay: %+.4f ± %.4f over %d seed(s), "
+                              "higher in %d of them; mean loss with decay %.4f",
+                              mean_gap, sd_gap, o.seeds, positive, mean_with),
+                    with.front().test_images);
 
   ExperimentResult r;
   r.holds = shows;

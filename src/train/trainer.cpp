@@ -220,6 +220,7 @@ void Trainer::resume_run() {
 // ---------------------------------------------------------------- run
 TrainResult Trainer::run() {
   TrainResult result;
+  result.test_images = eval_set_->size();
   for (int epoch = start_epoch_; epoch < config_.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     EpochRecord record;

@@ -50,6 +50,7 @@ struct TrainResult {
   std::vector<ProbeRecord> probes;   // probes taken by this call
   bool interrupted = false;          // stopped by SIGINT/SIGTERM
   bool diverged = false;             // stopped by a non-finite loss
+  int64_t test_images = 0;           // the size of the evaluation split each epoch was tested on
   std::string stop_message;          // why it stopped early
 };
 
