@@ -94,8 +94,9 @@ EventFile read_event_file(const std::string& path) {
     if (!event.ParseFromArray(data, static_cast<int>(length))) fail("unparsable Event");
     if (event.what_case() == tb::Event::kFileVersion) out.file_version = event.file_version();
     if (event.what_case() == tb::Event::kSummary)
-      for (const auto& v : event.summary().value())
-        out.scalars.push_back({v.tag(), v.simple_value(), event.step(), event.wall_time()});
+      for (const auto& v : event.summary().value())  // as TensorBoard: a value without simple_value is no scalar
+        if (v.value_case() == tb::Summary::Value::kSimpleValue)
+          out.scalars.push_back({v.tag(), v.simple_value(), event.step(), event.wall_time()});
     offset += 12 + length + 4;
   }
   return out;

@@ -51,7 +51,8 @@ struct EventFile {
 };
 
 // Reads an event file back, checking every record's lengths and CRCs; throws DataError naming the
-// file and the offset of the first damaged record.
+// file and the offset of the first damaged record. Like TensorBoard, it counts a summary value as
+// a scalar only when it carries a simple_value.
 EventFile read_event_file(const std::string& path);
 
 }  // namespace eshift

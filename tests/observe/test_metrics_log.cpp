@@ -5,8 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "eshift/observe/metrics_log.h"
 #include "test_util.h"
@@ -82,4 +84,23 @@ TEST(MetricsLog, AResumeKeepsTheEpochsTheCheckpointHoldsAndDropsATornLine) {
   const auto l = lines(dir / "metrics.jsonl");
   ASSERT_EQ(l.size(), 3u);
   for (int e = 0; e < 3; ++e) EXPECT_EQ(l[e].at("epoch").get<int>(), e + 1);
+}
+
+TEST(MetricsLog, AScalarOfZeroIsWrittenAndReadBackAsTensorBoardReadsIt) {
+  // proto3 leaves a plain float at 0.0 out of the record, and TensorBoard then drops the scalar;
+  // simple_value sits in a oneof (as in TensorFlow's summary.proto) so that 0 is written
+  TempDir dir;
+  {
+    TensorBoardWriter tb(dir.path);
+    tb.add_scalar("probe/zero", 0.0, 7);
+    tb.add_scalar("probe/minus_zero", -0.0, 7);
+    tb.add_scalar("probe/one", 1.0, 7);
+    tb.flush();
+  }
+  std::map<std::string, float> read;
+  for (const auto& s : read_event_file(event_file(dir.path)).scalars) read[s.tag] = s.value;
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_EQ(read.at("probe/zero"), 0.0f);
+  EXPECT_TRUE(std::signbit(read.at("probe/minus_zero")));
+  EXPECT_EQ(read.at("probe/one"), 1.0f);
 }
