@@ -25,6 +25,7 @@ struct Arm {
   double eps = 0;
   std::vector<double> test_acc, sigma_min, train_loss;
   std::vector<std::string> dirs;
+  int64_t test_images = 0;  // what each run evaluated on
 };
 
 std::string arm_title(const Arm& a) {
@@ -90,6 +91,7 @@ ExperimentResult run_optimizers(const ExperimentOptions& o) {
       std::printf("[%d/%d] %s\n", ++done, total, name);
       auto r = train_run(c);
       arm.dirs.push_back(c.out_dir);
+      arm.test_images = r.test_images;
       if (r.history.empty()) continue;
       arm.test_acc.push_back(r.history.back().value("test_acc"));
       arm.train_loss.push_back(r.history.back().value("train_loss"));
@@ -128,24 +130,24 @@ ExperimentResult run_optimizers(const ExperimentOptions& o) {
       if (a.optimizer == opt && a.decay == decay && (decay != "eps" || a.eps == eps)) return a;
     throw std::logic_error("no arm " + opt + "/" + decay);
   };
-  std::ostringstream evidence;
+  std::string evidence;
   bool holds = true;
+  int64_t test_images = 0;
   for (const std::string opt : {"sgd", "adamw", "sgdp"}) {
     const double plain = mean(find(opt, "l2").sigma_min), shifted = mean(find(opt, "eps").sigma_min);
     const bool ok = shifted > plain && shifted >= 0.5 * eps;
     holds = holds && ok;
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%s%s: min σ %.3g (ε-shifted) vs %.3g (plain L2)%s", evidence.str().empty() ? "" : "; ",
-                  opt.c_str(), shifted, plain, ok ? "" : " ✗");
-    evidence << buf;
+    evidence += strprintf("%s%s: min σ %.3g (ε-shifted) vs %.3g (plain L2)%s", evidence.empty() ? "" : "; ", opt.c_str(),
+                          shifted, plain, ok ? "" : " ✗");
   }
-  const int64_t test_images = o.test_subset.value_or(d.test_subset);
+  evidence += strprintf("; means over %d seed(s)", o.seeds);
+  for (const auto& a : arms) test_images = std::max(test_images, a.test_images);
 
   ExperimentResult r;
   r.holds = holds;
-  r.table = t.str() + "\n" + sweep.str() + "\nVerdict: the ε-shift keeps the smallest filter σ above plain L2's and at ε/2 or more for every optimizer — " +
-            (holds ? "yes" : "no") + " (" + evidence.str() + "; mean over " + std::to_string(o.seeds) + " seed(s), " +
-            (test_images > 0 ? std::to_string(test_images) : std::string("all")) + " test images per run).\n";
+  r.table = t.str() + "\n" + sweep.str() + "\n" +
+            verdict_line(holds, "the ε-shift keeping the smallest filter σ above plain L2's and at ε/2 or more, for every optimizer,",
+                         evidence, test_images);
 
   // one figure: the smallest σ along the first seed's run of every grid arm, with ε
   Figure fig{"smallest per-filter σ of the conv weights (first seed)", "step", "min σ (log)", true, {}};

@@ -116,10 +116,20 @@ TEST(Experiments, EachEndsWithAVerdictThatMatchesItsResult) {
   if (!std::filesystem::exists(std::string(ESHIFT_FASHION_MNIST)))
     GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   test::TempDir dir;
-  for (const std::string name : {"equivalence", "underfit", "collapse", "seeds", "equilibrium"}) {
+  for (const std::string name : {"equivalence", "underfit", "collapse", "seeds", "equilibrium", "optimizers"}) {
     SCOPED_TRACE(name);
     const auto r = run_experiment(name, tiny_experiment(dir / name));
     expect_verdict(r, name == "equivalence" ? 0 : 40);  // the equivalence tests on nothing
+    if (name != "optimizers") continue;
+    // the 3 × 3 grid, each arm over both seeds, and the SGD column's ε sweep (ε = 0: the plain-L2 runs)
+    for (const std::string opt : {"sgd", "adamw", "sgdp"})
+      for (const std::string arm : {"no decay on conv", "plain L2", "ε-shifted L2, ε = 0.01"})
+        EXPECT_NE(r.table.find("| " + opt + " | " + arm + " | "), std::string::npos) << opt << " / " << arm << "\n" << r.table;
+    for (const std::string e : {"ε = 0 (plain L2: the same runs)", "ε = 1e-06", "ε = 0.001", "ε = 0.01"})
+      EXPECT_NE(r.table.find("| " + e + " | "), std::string::npos) << e;
+    // 11 runs per seed (9 + the sweep's ε = 1e-6 and 1e-3), the figure's png/dat/gp and summary.md
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / name), std::filesystem::directory_iterator{}),
+              2 * 11 + 4);
   }
 }
 
