@@ -94,15 +94,25 @@ std::string strprintf(const char* format, ...) {
   return out;
 }
 
+double sample_mean(const std::vector<double>& v) {
+  if (v.empty()) return NAN;
+  double m = 0;
+  for (double x : v) m += x;
+  return m / v.size();
+}
+
+double sample_std(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const double m = sample_mean(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / (v.size() - 1));
+}
+
 std::string mean_pm_std(const std::vector<double>& v, double scale, int decimals) {
   if (v.empty()) return "–";
-  double m = 0, s = 0;
-  for (double x : v) m += x;
-  m /= v.size();
-  for (double x : v) s += (x - m) * (x - m);
-  s = v.size() > 1 ? std::sqrt(s / (v.size() - 1)) : 0;  // sample std
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f ± %.*f", decimals, scale * m, decimals, scale * s);
+  std::snprintf(buf, sizeof buf, "%.*f ± %.*f", decimals, scale * sample_mean(v), decimals, scale * sample_std(v));
   return buf;
 }
 

@@ -41,5 +41,8 @@ std::string verdict_line(bool shows, const std::string& claim, const std::string
 std::string strprintf(const char* format, ...) __attribute__((format(printf, 1, 2)));
 // "12.34 ± 0.56" of values in [0,1] as percent, or of plain values.
 std::string mean_pm_std(const std::vector<double>& values, double scale = 1, int decimals = 2);
+// The mean (NaN when empty) and the sample standard deviation (divide by n − 1; 0 below 2 values).
+double sample_mean(const std::vector<double>& values);
+double sample_std(const std::vector<double>& values);
 
 }  // namespace eshift

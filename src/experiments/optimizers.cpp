@@ -35,12 +35,6 @@ std::string arm_title(const Arm& a) {
   std::snprintf(buf, sizeof buf, "ε-shifted L2, ε = %g", a.eps);
   return buf;
 }
-
-double mean(const std::vector<double>& v) {
-  double m = 0;
-  for (double x : v) m += x;
-  return v.empty() ? NAN : m / v.size();
-}
 }  // namespace
 
 ExperimentResult run_optimizers(const ExperimentOptions& o) {
@@ -134,7 +128,7 @@ ExperimentResult run_optimizers(const ExperimentOptions& o) {
   bool holds = true;
   int64_t test_images = 0;
   for (const std::string opt : {"sgd", "adamw", "sgdp"}) {
-    const double plain = mean(find(opt, "l2").sigma_min), shifted = mean(find(opt, "eps").sigma_min);
+    const double plain = sample_mean(find(opt, "l2").sigma_min), shifted = sample_mean(find(opt, "eps").sigma_min);
     const bool ok = shifted > plain && shifted >= 0.5 * eps;
     holds = holds && ok;
     evidence += strprintf("%s%s: min σ %.3g (ε-shifted) vs %.3g (plain L2)%s", evidence.empty() ? "" : "; ", opt.c_str(),

@@ -54,18 +54,9 @@ ExperimentResult run_seeds(const ExperimentOptions& o) {
   // standard error of the difference of the means); one seed has no spread to compare with
   const auto& plain = arms[1];
   const auto& shifted = arms[2];
-  auto mean = [](const std::vector<double>& v) {
-    double m = 0;
-    for (double x : v) m += x / v.size();
-    return m;
-  };
-  auto variance = [&](const std::vector<double>& v) {
-    double s = 0;
-    for (double x : v) s += v.size() > 1 ? (x - mean(v)) * (x - mean(v)) / (v.size() - 1) : 0;
-    return s;
-  };
+  auto variance = [](const std::vector<double>& v) { return sample_std(v) * sample_std(v); };
   const bool enough = plain.test_acc.size() >= 2 && shifted.test_acc.size() >= 2;
-  const double diff = enough ? mean(shifted.test_acc) - mean(plain.test_acc) : NAN;
+  const double diff = enough ? sample_mean(shifted.test_acc) - sample_mean(plain.test_acc) : NAN;
   const double two_se = enough ? 2 * std::sqrt(variance(shifted.test_acc) / shifted.test_acc.size() +
                                                variance(plain.test_acc) / plain.test_acc.size())
                                : NAN;

@@ -65,16 +65,12 @@ ExperimentResult run_underfit(const ExperimentOptions& o) {
   const auto loss_with = column(with, "train_loss"), loss_without = column(without, "train_loss");
   std::vector<double> gaps;
   for (size_t i = 0; i < loss_with.size(); ++i) gaps.push_back(loss_without[i] - loss_with[i]);
-  double mean_gap = 0, sd_gap = 0;
-  for (double g : gaps) mean_gap += g / gaps.size();
-  for (double g : gaps) sd_gap += gaps.size() > 1 ? (g - mean_gap) * (g - mean_gap) / (gaps.size() - 1) : 0;
-  sd_gap = std::sqrt(sd_gap);
+  const double mean_gap = sample_mean(gaps), sd_gap = sample_std(gaps);
   int positive = 0;
   for (double g : gaps) positive += g > 0;
   // measurable: higher in every seed, the mean gap at least 1 % of the loss with decay and at least
   // twice its standard error
-  double mean_with = 0;
-  for (double l : loss_with) mean_with += l / loss_with.size();
+  const double mean_with = sample_mean(loss_with);
   const bool shows = positive == static_cast<int>(gaps.size()) && mean_gap >= 0.01 * mean_with &&
                      (gaps.size() < 2 || mean_gap > 2 * sd_gap / std::sqrt(static_cast<double>(gaps.size())));
 

@@ -83,11 +83,6 @@ RegularizedSGD::RegularizedSGD(std::vector<torch::optim::OptimizerParamGroup> gr
 RegularizedSGD::RegularizedSGD(const std::vector<RegularizedGroup>& groups, RegularizedSGDOptions defaults)
     : RegularizedSGD(regularized_param_groups(groups, defaults), defaults) {}
 
-void RegularizedSGD::set_lr(double lr) {
-  TORCH_CHECK(lr >= 0, "invalid learning rate: ", lr);
-  for (auto& g : param_groups()) g.options().set_lr(lr);
-}
-
 // ------------------------------------------------------------------ the step
 torch::Tensor RegularizedSGD::step(LossClosure closure) {
   torch::NoGradGuard no_grad;

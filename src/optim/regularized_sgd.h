@@ -64,9 +64,6 @@ class RegularizedSGD : public torch::optim::Optimizer {
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
 
-  // Sets the learning rate of every group.
-  void set_lr(double lr);
-
  private:
   static void check(const RegularizedSGDOptions& o);
 };
