@@ -1,5 +1,6 @@
 #include "eshift/regularize/regularizer.h"
 
+#include <limits>
 #include <sstream>
 
 namespace eshift {
@@ -83,9 +84,13 @@ void Regularizer::add_gradient_(torch::Tensor& out, const torch::Tensor& w, doub
     out.add_(w, scale * lambda);
     return;
   }
-  // λ[(1 − ε/r)(w − c) + c] for the family's radius r and center c
+  // λ[(1 − ε/r)(w − c) + c] for the family's radius r and center c; factor 1 where r has no
+  // direction (r = 0) or ε/r would overflow (r subnormal): see the header
   auto rd = radial(*this, w);
-  auto g = (1 - eps / rd.radius) * rd.offset + rd.center;
+  const double smallest_normal = w.scalar_type() == torch::kDouble ? std::numeric_limits<double>::min()
+                                                                    : std::numeric_limits<float>::min();
+  auto factor = torch::where(rd.radius >= smallest_normal, 1 - eps / rd.radius, torch::ones_like(rd.radius));
+  auto g = factor * rd.offset + rd.center;
   out.add_(g.view(w.sizes()), scale * lambda);
 }
 

@@ -12,6 +12,12 @@
 //     WN   R = ½λ(‖w‖ − ε)²                                  ∂R/∂w = λ(1 − ε/‖w‖)w
 //   With ε = 0 each eps-shifted row IS plain L2 (‖w‖² = nμ² + (n−1)σ²); this implementation then
 //   computes λw / ½λ‖w‖² directly so that ε = 0 equals l2 bit for bit.
+//   A filter without a radius: r = 0 (σ, ‖w − μ‖ or ‖w‖ zero: a zero filter, a constant one, a
+//   pruned or zero-initialised conv) has no direction (w − c)/r for the ε-term to push along, and
+//   ε/r is infinite. There the factor (1 − ε/r) is taken as 1 (so ∂R/∂w = λw, the ε = 0 value,
+//   for that filter: finite, and w − c = 0 makes it λc for WS/CWN and 0 for WN); the same for a
+//   radius below the dtype's smallest normal number, where ε/r would overflow. The penalty is
+//   finite there as written (½λ(n−1)ε², ½λε²).
 //
 // How an optimizer applies ∂R/∂w is the second, independent choice:
 //   coupled      added to the loss gradient, so it passes through momentum / Adam's moments

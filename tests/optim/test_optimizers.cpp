@@ -407,6 +407,34 @@ TEST(MakeOptimizer, EachNameBuildsItsOptimizerWithItsDecayApplication) {
   EXPECT_TRUE(static_cast<const RegularizedSGDOptions&>(opt->param_groups()[0].options()).regularizer().decoupled);
 }
 
+TEST(MakeOptimizer, EveryOptimizerTakesAFiniteStepOnAZeroOrConstantFilterWithTheEpsilonShift) {
+  // a zero-initialised conv (zero-init residual, a pruned filter) and a constant filter: r = 0, where
+  // the ε-term's (1 − ε/r) is −∞ (regularizer.h defines the limit); every form, every optimizer,
+  // sgd and adam coupled and decoupled
+  for (auto family : {WeightFamily::WS, WeightFamily::CWN, WeightFamily::WN})
+    for (const auto& name : optimizer_names())
+      for (bool decoupled : {false, true}) {
+        if (decoupled && name != "sgd" && name != "adam") continue;
+        auto conv = torch::zeros({3, 2, 3, 3});
+        conv[1].fill_(0.25);
+        conv[2].normal_();
+        conv.requires_grad_(true);
+        std::vector<ParamInfo> params{{"conv.weight", conv, ParamRole::NormalizedWeight, family, true}};
+        DecayFlags flags;
+        flags.el2 = true, flags.lam = 0.1, flags.mineps = 0.05, flags.decoupled = decoupled;
+        OptimizerSpec spec;
+        spec.name = name;
+        auto opt = make_optimizer(spec, 0.1, params, flags);
+        for (int step = 0; step < 2; ++step) {
+          conv.mutable_grad() = torch::zeros_like(conv);  // a dead filter's gradient, for all three
+          opt->step();
+          ASSERT_TRUE(torch::isfinite(conv).all().item<bool>())
+              << name << " " << family_name(family) << (decoupled ? " decoupled" : "") << " step " << step << "\n" << conv;
+        }
+        EXPECT_TRUE(torch::equal(conv[0], torch::zeros_like(conv[0]))) << name << ": a zero filter stays zero";
+      }
+}
+
 TEST(MakeOptimizer, KnownInvarianceSplitsGroupsIntoAlwaysAndNever) {
   OptimizerSpec spec;
   spec.name = "sgdp";

@@ -125,6 +125,42 @@ TEST(Regularizer, EpsShiftPushesSmallFiltersBackTowardEps) {
   EXPECT_TRUE((shrunk < before).all().item<bool>());
 }
 
+TEST(Regularizer, AFilterWithoutRadiusGetsTheFiniteLimitOfEveryForm) {
+  // rows: zero, constant 0.25 (its mean exact: r = 0), a radius below float32's smallest normal
+  // number, an ordinary one, and constant 0.3 (r is rounding noise, not 0: the ε-term pushes along
+  // that noise, by about ε)
+  for (auto dtype : {torch::kFloat32, torch::kFloat64})
+    for (auto family : kFamilies)
+      for (bool decoupled : {false, true}) {
+        auto w = torch::zeros({5, 9}, dtype);
+        w[1].fill_(0.25);
+        w[2][0] = 1e-41;  // float32: subnormal; its ε/r would overflow to inf
+        w[3] = torch::linspace(-1, 1, 9, dtype);
+        w[4].fill_(0.3);
+        const double lambda = 0.5, eps = 0.1;
+        auto r = Regularizer::eps_shifted(family, lambda, eps).applied_decoupled(decoupled);
+        auto g = r.gradient(w);
+        const std::string where = std::string(family_name(family)) + (decoupled ? " decoupled " : " coupled ") +
+                                  c10::toString(dtype);
+        ASSERT_TRUE(torch::isfinite(g).all().item<bool>()) << where << "\n" << g;
+        EXPECT_LT(g[4].abs().max().item<double>(), lambda * (0.3 + 3 * eps)) << where << g[4];
+        ASSERT_TRUE(torch::isfinite(r.penalty(w)).item<bool>()) << where;
+        // the zero filter stays where it is; the constant one decays as plain L2 would (λw)
+        EXPECT_TRUE(torch::equal(g[0], torch::zeros({9}, dtype))) << where;
+        if (family != WeightFamily::WN) EXPECT_TRUE(torch::allclose(g[1], lambda * w[1], 1e-6)) << where << g[1];
+        // an ordinary filter's gradient is the formula's, as before
+        EXPECT_LT(max_rel_diff(g[3].to(torch::kDouble), autograd_gradient(r, w.to(torch::kDouble))[3]), 1e-5) << where;
+        // the decoupled step of such a weight is finite too
+        auto stepped = w.clone();
+        r.apply_decoupled_(stepped, 0.1);
+        EXPECT_TRUE(torch::isfinite(stepped).all().item<bool>()) << where;
+        // the penalty at r = 0 is the formula's value there: ½λ(n−1)ε² (WS), ½λε² (CWN and WN), for the zero row
+        auto zero_row = torch::zeros({1, 9}, torch::kFloat64);
+        const double expected = family == WeightFamily::WS ? 0.5 * lambda * 8 * eps * eps : 0.5 * lambda * eps * eps;
+        EXPECT_NEAR(r.penalty(zero_row).item<double>(), expected, 1e-15) << where;
+      }
+}
+
 TEST(Regularizer, RejectsImpossibleInput) {
   EXPECT_THROW(Regularizer::l2(-1), c10::Error);
   EXPECT_THROW(Regularizer::eps_shifted(WeightFamily::WS, 1e-4, -1e-3), c10::Error);
