@@ -22,6 +22,7 @@ std::string checkpoint_dataset(const CheckpointInfo& info, DataOptions& options)
   if (!config.is_object()) return kDefaultDataset;
   options.cifar100_coarse = config.value("cifar100_coarse", false);
   options.image_size = config.value("image_size", 224);
+  options.max_image_pixels = config.value("max_image_pixels", options.max_image_pixels);
   return config.contains("data") ? config["data"].get<std::string>() : kDefaultDataset;
 }
 

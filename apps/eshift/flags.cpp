@@ -149,6 +149,9 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
   app.add_option("--bad-images", bad_images,
                  "image folders: an unreadable image is skipped with a warning and counted (skip) or stops the run (fatal)")
       ->capture_default_str();
+  app.add_option("--max-image-pixels", c.data_options.max_image_pixels,
+                 "image folders: a JPEG whose header declares more pixels is damaged (PIL's decompression-bomb limit)")
+      ->capture_default_str();
   app.add_option("--workers", c.workers, "batches prepared at once by the loader, each on its own thread (JPEG decoding)")
       ->capture_default_str();
   std::string names;

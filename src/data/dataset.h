@@ -26,6 +26,7 @@ struct DataOptions {
   bool cifar100_coarse = false;   // CIFAR-100: the 20 superclasses instead of the 100 classes
   bool bad_images_fatal = false;  // image folders: an unreadable image stops the run (else: skipped, counted)
   int image_size = 224;           // image folders: side of the training crop and the evaluation center crop
+  int64_t max_image_pixels = 178956970;  // image folders: a JPEG declaring more is damaged (jpeg.h, PIL's limit)
 };
 
 // How the training transform augments (flags --crop-padding, --no-flip).
@@ -55,6 +56,12 @@ class Dataset {
   virtual bool fatal_unreadable() const { return true; }
   // The first n examples (1 <= n <= size()) as a dataset of their own.
   virtual std::shared_ptr<const Dataset> head(int64_t n) const = 0;
+  // What the examples are, in one line, so that the processes of a data-parallel run can check they
+  // read the same data: size, classes, shape, and a CRC-32C of the content (in-memory sets: pixels
+  // and labels) or of the file list (image folders: labels and file names).
+  virtual std::string fingerprint() const {
+    return std::to_string(size()) + " examples " + image_shape().str() + ", " + std::to_string(num_classes()) + " classes";
+  }
 
   // Its transforms: training (augmentation, then normalization by `normalization`, the training
   // set's statistics) and evaluation (normalization only). Today's datasets share the defaults.

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
+#include "eshift/core/checksum.h"
 #include "eshift/core/errors.h"
 #include "eshift/data/jpeg_transforms.h"
 
@@ -87,6 +89,15 @@ Example ImageFolderDataset::get(int64_t index) const {
 
 ChannelStats ImageFolderDataset::channel_stats() const { return {{0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}}; }
 
+std::string ImageFolderDataset::fingerprint() const {
+  // labels and file names, not the folder's path: the same files mounted elsewhere are the same data
+  std::string list;
+  for (const auto& file : *files_) list += std::to_string(file.label) + " " + fs::path(file.path).filename().string() + "\n";
+  char crc[32];
+  std::snprintf(crc, sizeof crc, "file list %08x", crc32c(list.data(), list.size()));
+  return Dataset::fingerprint() + ", " + crc;
+}
+
 std::shared_ptr<const Dataset> ImageFolderDataset::head(int64_t n) const {
   TORCH_CHECK(n >= 1 && n <= size(), "asked for ", n, " examples of a set of ", size());
   auto picked = std::make_shared<std::vector<File>>();
@@ -96,13 +107,14 @@ std::shared_ptr<const Dataset> ImageFolderDataset::head(int64_t n) const {
 
 std::unique_ptr<Transform> ImageFolderDataset::train_transform(const AugmentOptions& augment,
                                                                const ChannelStats& normalization) const {
-  return std::make_unique<RandomResizedCropFlip>(options_.image_size, augment.hflip, normalization.mean, normalization.std);
+  return std::make_unique<RandomResizedCropFlip>(options_.image_size, augment.hflip, normalization.mean, normalization.std,
+                                                 options_.max_image_pixels);
 }
 
 std::unique_ptr<Transform> ImageFolderDataset::eval_transform(const ChannelStats& normalization) const {
   // 256 for 224, the same ratio for other sizes
   return std::make_unique<ResizeCenterCrop>(options_.image_size * 256 / 224, options_.image_size, normalization.mean,
-                                            normalization.std);
+                                            normalization.std, options_.max_image_pixels);
 }
 
 }  // namespace eshift

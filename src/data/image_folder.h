@@ -34,6 +34,7 @@ class ImageFolderDataset : public Dataset {
   // n files spread evenly over the sorted list (every class represented when n allows), not the
   // first n (which would be the first classes only).
   std::shared_ptr<const Dataset> head(int64_t n) const override;
+  std::string fingerprint() const override;  // with the CRC-32C of every file's label and name
   std::unique_ptr<Transform> train_transform(const AugmentOptions& augment, const ChannelStats& normalization) const override;
   std::unique_ptr<Transform> eval_transform(const ChannelStats& normalization) const override;
   bool fatal_unreadable() const override { return options_.bad_images_fatal; }

@@ -1,5 +1,9 @@
 #include "eshift/data/image_set.h"
 
+#include <cstdio>
+
+#include "eshift/core/checksum.h"
+
 namespace eshift {
 
 ImageSet ImageSet::head(int64_t n) const {
@@ -37,6 +41,14 @@ Example ImageSetDataset::get(int64_t index) const {
 
 std::shared_ptr<const Dataset> ImageSetDataset::head(int64_t n) const {
   return std::make_shared<ImageSetDataset>(set_.head(n));
+}
+
+std::string ImageSetDataset::fingerprint() const {
+  char crcs[48];
+  std::snprintf(crcs, sizeof crcs, "pixels %08x, labels %08x",
+                crc32c(set_.images.data_ptr<uint8_t>(), static_cast<size_t>(set_.images.numel())),
+                crc32c(set_.labels.data_ptr<int64_t>(), static_cast<size_t>(set_.labels.numel()) * sizeof(int64_t)));
+  return Dataset::fingerprint() + ", " + crcs;
 }
 
 }  // namespace eshift

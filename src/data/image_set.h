@@ -31,6 +31,7 @@ class ImageSetDataset : public Dataset {
   Example get(int64_t index) const override;
   ChannelStats channel_stats() const override { return eshift::channel_stats(set_); }
   std::shared_ptr<const Dataset> head(int64_t n) const override;
+  std::string fingerprint() const override;  // with the CRC-32C of the pixels and labels
   const ImageSet& images() const { return set_; }
 
  private:

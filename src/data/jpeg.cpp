@@ -30,6 +30,13 @@ void check_start_of_image(const uint8_t* data, size_t size, const std::string& s
   if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) throw DataError(source + ": not a JPEG file (no SOI marker)");
 }
 
+void check_pixels(int64_t width, int64_t height, int64_t max_pixels, const std::string& source) {
+  if (width * height > max_pixels)
+    throw DataError(source + ": the JPEG header declares " + std::to_string(width) + " × " + std::to_string(height) + " = " +
+                    std::to_string(width * height) + " pixels, more than --max-image-pixels " + std::to_string(max_pixels) +
+                    " (a decompression bomb or a damaged header)");
+}
+
 // `pixels` CMYK pixels (Adobe's inverted convention, as libjpeg returns them) to RGB: R = C·K/255, …
 void cmyk_to_rgb(const uint8_t* cmyk, size_t pixels, uint8_t* rgb) {
   for (size_t i = 0; i < pixels; ++i) {
@@ -39,18 +46,20 @@ void cmyk_to_rgb(const uint8_t* cmyk, size_t pixels, uint8_t* rgb) {
 }
 }  // namespace
 
-JpegHeader read_jpeg_header(const uint8_t* data, size_t size, const std::string& source) {
+JpegHeader read_jpeg_header(const uint8_t* data, size_t size, const std::string& source, int64_t max_pixels) {
   check_start_of_image(data, size, source);
   tjhandle h = decompressor();
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
   if (tjDecompressHeader3(h, data, static_cast<unsigned long>(size), &width, &height, &subsampling, &colorspace) != 0)
     fail(source, h, "unreadable JPEG header");
   if (width < 1 || height < 1) throw DataError(source + ": JPEG of size 0");
+  check_pixels(width, height, max_pixels, source);
   return {width, height, colorspace == TJCS_CMYK || colorspace == TJCS_YCCK};
 }
 
-RgbImage decode_jpeg(const uint8_t* data, size_t size, int scale_denominator, const std::string& source) {
-  const JpegHeader header = read_jpeg_header(data, size, source);
+RgbImage decode_jpeg(const uint8_t* data, size_t size, int scale_denominator, const std::string& source,
+                     int64_t max_pixels) {
+  const JpegHeader header = read_jpeg_header(data, size, source, max_pixels);
   tjhandle h = decompressor();
   const tjscalingfactor factor{1, scale_denominator};
   RgbImage image;
@@ -60,12 +69,8 @@ RgbImage decode_jpeg(const uint8_t* data, size_t size, int scale_denominator, co
   std::vector<uint8_t> buffer(size_t(image.width) * image.height * channels);
   const int rc = tjDecompress2(h, data, static_cast<unsigned long>(size), buffer.data(), image.width, 0, image.height,
                                header.cmyk ? TJPF_CMYK : TJPF_RGB, 0);
-  if (rc != 0) {
-    // warnings leave a complete image, except the end of data arriving early (a truncated file)
-    const std::string message = tjGetErrorStr2(h);
-    if (tjGetErrorCode(h) == TJERR_FATAL || message.find("Premature end") != std::string::npos)
-      fail(source, h, "damaged or truncated JPEG");
-  }
+  // an error, or a warning (TJERR_WARNING): libjpeg made pixels up
+  if (rc != 0) fail(source, h, "damaged or truncated JPEG");
   if (!header.cmyk) {
     image.pixels = std::move(buffer);
     return image;
@@ -80,7 +85,7 @@ namespace {
 struct ErrorJump {
   jpeg_error_mgr manager;
   std::jmp_buf jump;
-  bool truncated = false;
+  bool warned = false;  // libjpeg warned: it made pixels up (see decode_jpeg)
   char message[JMSG_LENGTH_MAX] = "";
 };
 
@@ -93,7 +98,8 @@ void on_error(j_common_ptr info) {
 void on_message(j_common_ptr info, int level) {
   if (level >= 0) return;  // trace messages
   auto* e = reinterpret_cast<ErrorJump*>(info->err);
-  if (info->err->msg_code == JWRN_JPEG_EOF) e->truncated = true;  // the data ended early: grey filled in
+  if (!e->warned) (*info->err->format_message)(info, e->message);  // the first warning says what happened
+  e->warned = true;
 }
 }  // namespace
 
@@ -103,9 +109,10 @@ namespace {
 // the JPEG is CMYK: then `cmyk` holds the rows, else `image` does.
 bool read_region(jpeg_decompress_struct& info, ErrorJump& error, const uint8_t* data, size_t size,
                  int scale_denominator, int top, int left, int height, int width, RgbImage& image,
-                 std::vector<uint8_t>& cmyk) {
+                 std::vector<uint8_t>& cmyk, int64_t max_pixels, const std::string& source) {
   jpeg_mem_src(&info, data, static_cast<unsigned long>(size));
   jpeg_read_header(&info, TRUE);
+  check_pixels(info.image_width, info.image_height, max_pixels, source);  // before libjpeg allocates for it
   const bool is_cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
   info.out_color_space = is_cmyk ? JCS_CMYK : JCS_RGB;
   info.scale_num = 1;
@@ -130,7 +137,8 @@ bool read_region(jpeg_decompress_struct& info, ErrorJump& error, const uint8_t* 
     JSAMPROW row = rows.data() + size_t(y) * w * channels;
     const int got = static_cast<int>(jpeg_read_scanlines(&info, &row, 1));
     if (got == 0) {  // no more data: cannot happen with a memory source unless the file is cut short
-      error.truncated = true;
+      error.warned = true;
+      std::snprintf(error.message, sizeof error.message, "premature end of data");
       break;
     }
     y += got;
@@ -145,7 +153,7 @@ bool read_region(jpeg_decompress_struct& info, ErrorJump& error, const uint8_t* 
 }  // namespace
 
 void decode_jpeg_region(const uint8_t* data, size_t size, int scale_denominator, int top, int left, int height,
-                        int width, const std::string& source, RgbImage& image) {
+                        int width, const std::string& source, RgbImage& image, int64_t max_pixels) {
   check_start_of_image(data, size, source);
   jpeg_decompress_struct info;
   ErrorJump error;
@@ -158,10 +166,16 @@ void decode_jpeg_region(const uint8_t* data, size_t size, int scale_denominator,
     jpeg_destroy_decompress(&info);
     throw DataError(source + ": damaged or truncated JPEG (" + error.message + ")");
   }
-  const bool is_cmyk =
-      read_region(info, error, data, size, scale_denominator, top, left, height, width, image, cmyk);
+  bool is_cmyk = false;
+  try {
+    is_cmyk = read_region(info, error, data, size, scale_denominator, top, left, height, width, image, cmyk,
+                          max_pixels, source);
+  } catch (...) {  // the pixel limit
+    jpeg_destroy_decompress(&info);
+    throw;
+  }
   jpeg_destroy_decompress(&info);
-  if (error.truncated) throw DataError(source + ": damaged or truncated JPEG (premature end of data)");
+  if (error.warned) throw DataError(source + ": damaged or truncated JPEG (" + error.message + ")");
   if (is_cmyk) {
     const size_t n = size_t(image.width) * image.height;
     image.pixels.resize(std::max(image.pixels.size(), n * 3));

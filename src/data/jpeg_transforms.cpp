@@ -114,9 +114,9 @@ void resize_region(const RgbImage& image, const CropBox& box, int resized_h, int
 }
 
 namespace {
-RgbImage decode_example(const Example& example, int scale_denominator) {
+RgbImage decode_example(const Example& example, int scale_denominator, int64_t max_pixels) {
   const std::string source = example.source ? *example.source : "image";
-  return decode_jpeg(example.pixels, static_cast<size_t>(example.encoded_size), scale_denominator, source);
+  return decode_jpeg(example.pixels, static_cast<size_t>(example.encoded_size), scale_denominator, source, max_pixels);
 }
 
 // `box` of the full width × height image in the coordinates of the image decoded at 1/denominator
@@ -137,8 +137,9 @@ void need_encoded(const Example& example) {
 }
 }  // namespace
 
-RandomResizedCropFlip::RandomResizedCropFlip(int size, bool flip, std::vector<double> mean, std::vector<double> std)
-    : size_(size), flip_(flip), mean_(std::move(mean)), std_(std::move(std)) {
+RandomResizedCropFlip::RandomResizedCropFlip(int size, bool flip, std::vector<double> mean, std::vector<double> std,
+                                             int64_t max_pixels)
+    : size_(size), flip_(flip), mean_(std::move(mean)), std_(std::move(std)), max_pixels_(max_pixels) {
   TORCH_CHECK(size_ >= 1, "crop size must be >= 1");
   TORCH_CHECK(mean_.size() == 3 && std_.size() == 3, "need 3 means and stds");
 }
@@ -156,7 +157,7 @@ void RandomResizedCropFlip::apply_example(const Example& example, int64_t positi
   need_encoded(example);
   TORCH_CHECK(position < int64_t(seeds_.size()), "random crops not drawn for position ", position);
   const std::string source = example.source ? *example.source : "image";
-  const auto header = read_jpeg_header(example.pixels, static_cast<size_t>(example.encoded_size), source);
+  const auto header = read_jpeg_header(example.pixels, static_cast<size_t>(example.encoded_size), source, max_pixels_);
   std::mt19937_64 rng(seeds_[position]);
   const CropBox box = random_resized_crop(header.width, header.height, rng);
   const bool flip = flip_ && std::bernoulli_distribution(0.5)(rng);
@@ -165,17 +166,18 @@ void RandomResizedCropFlip::apply_example(const Example& example, int64_t positi
   // only the crop is decoded (the columns widened to whole iMCUs: image.left says where it starts)
   thread_local RgbImage image;  // its buffer reused image after image
   decode_jpeg_region(example.pixels, static_cast<size_t>(example.encoded_size), denominator, s.i, s.j, s.h, s.w, source,
-                     image);
+                     image, max_pixels_);
   const CropBox local{s.i - image.top, s.j - image.left, std::min(s.h, image.height), std::min(s.w, image.width - (s.j - image.left))};
   resize_region(image, local, size_, size_, {0, 0, size_, size_}, flip, mean_, std_, out);
 }
 
 std::unique_ptr<Transform> RandomResizedCropFlip::clone() const {
-  return std::make_unique<RandomResizedCropFlip>(size_, flip_, mean_, std_);
+  return std::make_unique<RandomResizedCropFlip>(size_, flip_, mean_, std_, max_pixels_);
 }
 
-ResizeCenterCrop::ResizeCenterCrop(int resize, int size, std::vector<double> mean, std::vector<double> std)
-    : resize_(resize), size_(size), mean_(std::move(mean)), std_(std::move(std)) {
+ResizeCenterCrop::ResizeCenterCrop(int resize, int size, std::vector<double> mean, std::vector<double> std,
+                                   int64_t max_pixels)
+    : resize_(resize), size_(size), mean_(std::move(mean)), std_(std::move(std)), max_pixels_(max_pixels) {
   TORCH_CHECK(size_ >= 1 && resize_ >= size_, "need resize >= crop size >= 1");
   TORCH_CHECK(mean_.size() == 3 && std_.size() == 3, "need 3 means and stds");
 }
@@ -187,21 +189,21 @@ void ResizeCenterCrop::apply(const uint8_t*, const ImageShape&, int64_t, float*)
 void ResizeCenterCrop::apply_example(const Example& example, int64_t, float* out) const {
   need_encoded(example);
   const std::string source = example.source ? *example.source : "image";
-  const auto header = read_jpeg_header(example.pixels, static_cast<size_t>(example.encoded_size), source);
+  const auto header = read_jpeg_header(example.pixels, static_cast<size_t>(example.encoded_size), source, max_pixels_);
   // torchvision's Resize(int): the shorter side becomes resize_, the longer int(resize_ · long / short)
   const bool wide = header.width >= header.height;
   const int shorter = wide ? header.height : header.width, longer = wide ? header.width : header.height;
   const int new_short = resize_, new_long = static_cast<int>(double(resize_) * longer / shorter);
   const int new_w = wide ? new_long : new_short, new_h = wide ? new_short : new_long;
   const int denominator = dct_scale_for(header.width, header.height, new_w, new_h);
-  const RgbImage image = decode_example(example, denominator);
+  const RgbImage image = decode_example(example, denominator, max_pixels_);
   // the center crop of the resized image (CenterCrop's rounding), computed for those pixels only
   const int top = static_cast<int>(std::lround((new_h - size_) / 2.0)), left = static_cast<int>(std::lround((new_w - size_) / 2.0));
   resize_region(image, {0, 0, image.height, image.width}, new_h, new_w, {top, left, size_, size_}, false, mean_, std_, out);
 }
 
 std::unique_ptr<Transform> ResizeCenterCrop::clone() const {
-  return std::make_unique<ResizeCenterCrop>(resize_, size_, mean_, std_);
+  return std::make_unique<ResizeCenterCrop>(resize_, size_, mean_, std_, max_pixels_);
 }
 
 }  // namespace eshift

@@ -34,9 +34,11 @@ CropBox random_resized_crop(int width, int height, std::mt19937_64& rng, double 
 void resize_region(const RgbImage& image, const CropBox& box, int resized_h, int resized_w, const CropBox& window,
                    bool flip, const std::vector<double>& mean, const std::vector<double>& std, float* out);
 
+// Both refuse (DataError) an image whose header declares more than max_pixels pixels (data/jpeg.h).
 class RandomResizedCropFlip : public Transform {
  public:
-  RandomResizedCropFlip(int size, bool flip, std::vector<double> mean, std::vector<double> std);
+  RandomResizedCropFlip(int size, bool flip, std::vector<double> mean, std::vector<double> std,
+                        int64_t max_pixels = kDefaultMaxImagePixels);
   ImageShape output_shape(const ImageShape&) const override { return {3, size_, size_}; }
   void draw_epoch(std::mt19937_64& rng, int64_t n) override;
   void apply(const uint8_t*, const ImageShape&, int64_t, float*) const override;  // encoded examples only
@@ -47,13 +49,15 @@ class RandomResizedCropFlip : public Transform {
   int size_;
   bool flip_;
   std::vector<double> mean_, std_;
+  int64_t max_pixels_;
   std::vector<uint64_t> seeds_;  // per position: the generator of its crop and flip (the crop depends
                                  // on the image's size, known only when it is decoded)
 };
 
 class ResizeCenterCrop : public Transform {
  public:
-  ResizeCenterCrop(int resize, int size, std::vector<double> mean, std::vector<double> std);
+  ResizeCenterCrop(int resize, int size, std::vector<double> mean, std::vector<double> std,
+                   int64_t max_pixels = kDefaultMaxImagePixels);
   ImageShape output_shape(const ImageShape&) const override { return {3, size_, size_}; }
   void draw_epoch(std::mt19937_64&, int64_t) override {}
   void apply(const uint8_t*, const ImageShape&, int64_t, float*) const override;  // encoded examples only
@@ -63,6 +67,7 @@ class ResizeCenterCrop : public Transform {
  private:
   int resize_, size_;
   std::vector<double> mean_, std_;
+  int64_t max_pixels_;
 };
 
 }  // namespace eshift

@@ -65,6 +65,7 @@ void TrainConfig::validate() const {
   check(std::isfinite(label_smoothing) && label_smoothing >= 0 && label_smoothing < 1,
         "--label-smoothing must be in [0, 1), got " + str(label_smoothing));
   check(data_options.image_size >= 8, "--image-size must be >= 8");
+  check(data_options.max_image_pixels >= 1, "--max-image-pixels must be >= 1");
   check(!resume || !out_dir.empty(), "--resume needs --out DIR (the run directory to resume)");
   check(resume_from.empty() || !out_dir.empty(), "--resume-from needs --out DIR (the run directory to continue)");
   check(resume_override.empty() || resume || !resume_from.empty(), "--resume-override needs --resume or --resume-from");
@@ -91,6 +92,7 @@ std::string TrainConfig::to_json() const {
   j["cifar100_coarse"] = data_options.cifar100_coarse;
   j["bad_images"] = data_options.bad_images_fatal ? "fatal" : "skip";
   j["image_size"] = data_options.image_size;
+  j["max_image_pixels"] = data_options.max_image_pixels;
   j["workers"] = workers;
   j["train_subset"] = train_subset;
   j["test_subset"] = test_subset;
@@ -148,7 +150,7 @@ namespace {
 const std::set<std::string> kMeaningless = {"device", "channels_last", "probe_every", "keep_checkpoints",
                                             "on_nonfinite", "dist_timeout", "bucket_mb", "dist_overlap",
                                             "dist_check_every", "history", "workers",
-                                            "bad_images", "top5", "recipe"};
+                                            "bad_images", "max_image_pixels", "top5", "recipe"};
 // Settings added after runs were already stored: missing from an older config.json means this value.
 const std::map<std::string, std::string> kAddedLater = {
     {"dtype", "\"float32\""}, {"sync_bn", "false"}, {"cifar100_coarse", "false"}, {"image_size", "224"},

@@ -25,7 +25,7 @@ struct TrainConfig {
   ModelSpec model;                       // in_channels / num_classes are taken from the data
   std::string data = kDefaultDataset;    // dataset name (data/registry.h)
   std::string data_dir;                  // empty: the dataset's default directory
-  DataOptions data_options;              // --cifar100-coarse, --bad-images, --image-size
+  DataOptions data_options;              // --cifar100-coarse, --bad-images, --image-size, --max-image-pixels
   int workers = 2;                       // batches prepared at once, each on its own thread (decoding)
   int64_t train_subset = 0;              // first N training examples (0 = all)
   int64_t test_subset = 0;               // first N test examples (0 = all)
@@ -77,7 +77,7 @@ struct SettingChange {
 // The settings that differ between two config.json texts, leaving out those that do not change
 // what the run computes: device, channels_last, probe_every, keep_checkpoints, on_nonfinite, the
 // data-parallel transport (dist_timeout, bucket_mb, dist_overlap, dist_check_every), the loader's
-// workers and bad-image policy, top5 (a measurement), recipe (the flags it set are compared) and the
+// workers and bad-image policy (bad_images, max_image_pixels), top5 (a measurement), recipe (the flags it set are compared) and the
 // history itself. A setting missing from an older run's configuration counts as its default.
 std::vector<SettingChange> meaning_changes(const std::string& before_json, const std::string& after_json);
 

@@ -48,6 +48,19 @@ inline RgbImage smooth_image(int width, int height, int seed) {
   return im;
 }
 
+// A JPEG whose frame header (SOF0) is patched to declare width × height pixels while its data
+// holds the original image: a decompression bomb's header, or data that ends before the rows the
+// header promises.
+inline std::vector<uint8_t> jpeg_with_lying_header(std::vector<uint8_t> bytes, int width, int height) {
+  for (size_t i = 2; i + 8 < bytes.size(); ++i)
+    if (bytes[i] == 0xFF && bytes[i + 1] == 0xC0) {  // SOF0: length (2), precision (1), height (2), width (2)
+      bytes[i + 5] = static_cast<uint8_t>(height >> 8), bytes[i + 6] = static_cast<uint8_t>(height);
+      bytes[i + 7] = static_cast<uint8_t>(width >> 8), bytes[i + 8] = static_cast<uint8_t>(width);
+      return bytes;
+    }
+  throw std::runtime_error("no SOF0 marker in the JPEG");
+}
+
 // dir/{train,val}/<class>/img<k>.JPEG for each class name, `per_class` images each, sizes varying.
 inline void write_image_folder(const std::string& dir, const std::vector<std::string>& classes, int per_class_train,
                                int per_class_val, int width = 60, int height = 45) {

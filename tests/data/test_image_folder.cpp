@@ -4,6 +4,8 @@
 // (or fatal), never a crash.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <cmath>
 
 #include "data/image_files.h"
@@ -114,6 +116,48 @@ TEST(Jpeg, DamagedFilesAreErrorsNamingTheFile) {
       EXPECT_EQ(std::string(e.what()).rfind("bad.JPEG: ", 0), 0u) << e.what();
     }
   }
+}
+
+TEST(Jpeg, AHeaderDeclaringMorePixelsThanTheLimitIsRefusedOnEveryPath) {
+  // a 64 × 64 file claiming 65 000 × 65 000 pixels (PIL: DecompressionBombError)
+  const auto bomb = jpeg_with_lying_header(encode_jpeg(smooth_image(64, 64, 1), 90), 65000, 65000);
+  auto expect_refused = [](const std::function<void()>& decode, const std::string& limit) {
+    try {
+      decode();
+      ADD_FAILURE() << "decoded a header over the pixel limit";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("bomb.JPEG: the JPEG header declares 65000 × 65000 = 4225000000 pixels, more "
+                                           "than --max-image-pixels " + limit), std::string::npos) << e.what();
+    }
+  };
+  expect_refused([&] { read_jpeg_header(bomb.data(), bomb.size(), "bomb.JPEG"); }, "178956970");
+  expect_refused([&] { decode_jpeg(bomb.data(), bomb.size(), 8, "bomb.JPEG"); }, "178956970");
+  RgbImage image;
+  expect_refused([&] { decode_jpeg_region(bomb.data(), bomb.size(), 8, 0, 0, 8, 8, "bomb.JPEG", image); }, "178956970");
+  // the limit is a setting: the same 64 × 64 image is refused under a limit of 4000 pixels
+  const auto honest = encode_jpeg(smooth_image(64, 64, 1), 90);
+  EXPECT_NO_THROW(read_jpeg_header(honest.data(), honest.size(), "ok.JPEG", 4096));
+  EXPECT_THROW(read_jpeg_header(honest.data(), honest.size(), "ok.JPEG", 4095), DataError);
+  EXPECT_THROW(decode_jpeg_region(honest.data(), honest.size(), 1, 0, 0, 8, 8, "ok.JPEG", image, 4095), DataError);
+}
+
+TEST(Jpeg, DataEndingBeforeTheRowsTheHeaderPromisesIsDamagedOnEveryPath) {
+  // 64 × 64 of data under a header of 64 × 200: libjpeg warns and fills the rest in grey
+  const auto lying = jpeg_with_lying_header(encode_jpeg(smooth_image(64, 64, 1), 90), 64, 200);
+  EXPECT_EQ(read_jpeg_header(lying.data(), lying.size(), "short.JPEG").height, 200);
+  for (int scale : {1, 2, 8}) {
+    EXPECT_THROW(decode_jpeg(lying.data(), lying.size(), scale, "short.JPEG"), DataError) << "scale 1/" << scale;
+    RgbImage image;
+    try {
+      decode_jpeg_region(lying.data(), lying.size(), scale, 120 / scale, 0, 40 / scale, 64 / scale, "short.JPEG", image);
+      ADD_FAILURE() << "decoded rows past the data at scale 1/" << scale;
+    } catch (const DataError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("short.JPEG: damaged or truncated JPEG (", 0), 0u) << e.what();
+    }
+  }
+  // rows the data holds are the file's own pixels: the region decoder reads no further than it needs
+  RgbImage top;
+  EXPECT_NO_THROW(decode_jpeg_region(lying.data(), lying.size(), 1, 0, 0, 32, 64, "short.JPEG", top));
 }
 
 TEST(Jpeg, DctScaleIsTheSmallestThatKeepsTheTargetResolution) {
@@ -243,6 +287,17 @@ TEST(ImageFolder, ClassesAreSortedFolderNamesAsTorchvisionsImageFolder) {
   std::set<int64_t> labels;
   for (int64_t k = 0; k < head->size(); ++k) labels.insert(head->get(k).label);
   EXPECT_GE(labels.size(), 4u);
+}
+
+TEST(ImageFolder, FingerprintIsTheFileListWhereverTheFolderIsMounted) {
+  TempDir a, b;
+  write_image_folder(a.path, {"n01", "n02"}, 3, 1);
+  write_image_folder(b.path, {"n01", "n02"}, 3, 1);
+  const ImageFolderDataset first(a.path, "train", {}), second(b.path, "train", {});
+  EXPECT_EQ(first.fingerprint(), second.fingerprint());
+  EXPECT_EQ(first.fingerprint().rfind("6 examples 3x224x224, 2 classes, file list ", 0), 0u) << first.fingerprint();
+  std::filesystem::rename(b / "train/n02/img2.JPEG", b / "train/n02/img9.JPEG");
+  EXPECT_NE(ImageFolderDataset(b.path, "train", {}).fingerprint(), first.fingerprint());
 }
 
 TEST(ImageFolder, FolderErrorsNameTheFolder) {

@@ -65,3 +65,16 @@ TEST(ImageSetDataset, RejectsMismatchedLabels) {
   s.images = s.images.to(torch::kFloat32);
   EXPECT_THROW(ImageSetDataset{s}, c10::Error);
 }
+
+TEST(ImageSetDataset, FingerprintChangesWithAnyPixelOrLabel) {
+  const ImageSetDataset data(two_channel_set());
+  EXPECT_EQ(data.fingerprint(), ImageSetDataset(two_channel_set()).fingerprint());
+  EXPECT_EQ(data.fingerprint().rfind("4 examples 2x2x2, 5 classes, pixels ", 0), 0u) << data.fingerprint();
+  auto pixel = two_channel_set();
+  pixel.images[3][1][1][0] = 7;
+  EXPECT_NE(ImageSetDataset(pixel).fingerprint(), data.fingerprint());
+  auto label = two_channel_set();
+  label.labels[0] = 2;
+  EXPECT_NE(ImageSetDataset(label).fingerprint(), data.fingerprint());
+  EXPECT_NE(data.head(3)->fingerprint(), data.fingerprint());
+}
