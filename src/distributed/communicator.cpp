@@ -95,7 +95,7 @@ struct Communicator::State {
 };
 
 Communicator::Communicator(const DistEnvironment& env, std::chrono::milliseconds timeout, torch::Device device)
-    : env_(env), timeout_(timeout), state_(std::make_unique<State>()) {
+    : env_(env), timeout_(timeout), device_(device), state_(std::make_unique<State>()) {
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
   // the rendezvous: rank 0 (or torchrun's agent) serves the store, every rank is its client
   c10d::TCPStoreOptions options;
@@ -106,6 +106,11 @@ Communicator::Communicator(const DistEnvironment& env, std::chrono::milliseconds
   QuietStderr quiet;
   try {
     state_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+    // torchrun's agent keeps its store across restarts: each attempt's keys get their own prefix,
+    // as PyTorch's env:// rendezvous does (else the restarted ranks find the last attempt's keys)
+    if (env.launcher_serves_store)
+      state_->store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restart_count),
+                                                             state_->store);
   } catch (const std::exception& e) {
     const std::string reason = first_line_of(e.what());
     if (env.rank == 0 && (reason.find("in use") != std::string::npos || reason.find("bind") != std::string::npos))
@@ -247,6 +252,42 @@ void Communicator::broadcast(const std::vector<torch::Tensor>& tensors, const st
       offset += t.numel();
     }
   }
+}
+
+void Communicator::broadcast_bytes(std::string& bytes, int root, const std::string& what) {
+  // on the collectives' device (NCCL takes only CUDA tensors)
+  std::vector<torch::Tensor> length{torch::tensor({static_cast<int64_t>(bytes.size())}, torch::kInt64).to(device_)};
+  c10d::BroadcastOptions options;
+  options.rootRank = root;
+  try {
+    state_->group->broadcast(length, options)->wait();
+    if (env_.rank != root) bytes.assign(static_cast<size_t>(length[0].item<int64_t>()), '\0');
+    if (bytes.empty()) return;
+    auto host = torch::from_blob(bytes.data(), {static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+    std::vector<torch::Tensor> data{host.to(device_)};
+    state_->group->broadcast(data, options)->wait();
+    if (env_.rank != root && device_.is_cuda()) host.copy_(data[0]);
+  } catch (const std::exception& e) {
+    fail(what, e.what());
+  }
+}
+
+std::optional<Communicator::Report> Communicator::agree(const std::string& problem, const std::string& what) {
+  // the lowest rank with a problem (world_size: none), then its text from it to every rank
+  auto lowest = torch::tensor({static_cast<double>(problem.empty() ? env_.world_size : env_.rank)}, torch::kDouble).to(device_);
+  all_reduce(lowest, what, ReduceOp::kMin);
+  const int rank = static_cast<int>(lowest.item<double>());
+  if (rank == env_.world_size) return std::nullopt;
+  std::string text = problem;
+  broadcast_bytes(text, rank, what);
+  // and once more all together, so that no rank ends (taking the store with it, on rank 0) before
+  // every rank has the text; a failure here changes nothing: every rank stops anyway
+  try {
+    auto done = torch::zeros({1}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
+    all_reduce(done, what);
+  } catch (const DistributedError&) {
+  }
+  return Report{rank, text};
 }
 
 void Communicator::fail(const std::string& what, const std::string& reason) {

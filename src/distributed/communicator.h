@@ -16,6 +16,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -53,6 +54,18 @@ class Communicator {
   void all_reduce(torch::Tensor tensor, const std::string& what, ReduceOp op = ReduceOp::kSum);
   // Rank 0's values of the tensors, in place on every rank (any layout and dtype).
   void broadcast(const std::vector<torch::Tensor>& tensors, const std::string& what);
+  // `root`'s bytes in `bytes` on every rank (any length: the length goes first).
+  void broadcast_bytes(std::string& bytes, int root, const std::string& what);
+
+  // Every rank calls it at the same point with what went wrong on it there (empty: nothing). When
+  // every rank reports nothing it returns nothing; otherwise every rank gets the report of the
+  // lowest rank that has one (and its number), so that all of them stop with the same line instead
+  // of waiting for a rank that stopped.
+  struct Report {
+    int rank = -1;
+    std::string text;
+  };
+  std::optional<Report> agree(const std::string& problem, const std::string& what);
 
  private:
   struct State;
@@ -61,6 +74,7 @@ class Communicator {
 
   DistEnvironment env_;
   std::chrono::milliseconds timeout_;
+  torch::Device device_;  // where the tensors of the collectives live
   std::unique_ptr<State> state_;
 };
 

@@ -26,6 +26,7 @@ int integer(const GetEnv& getenv, const char* name, int low, int high, bool requ
 
 DistEnvironment read_dist_environment(const GetEnv& getenv) {
   DistEnvironment env;
+  env.restart_count = integer(getenv, "TORCHELASTIC_RESTART_COUNT", 0, INT_MAX, false, 0);
   env.world_size = integer(getenv, "WORLD_SIZE", 1, 1 << 16, false, 1);
   if (env.world_size == 1) return env;
   env.rank = integer(getenv, "RANK", 0, env.world_size - 1, true, 0);

@@ -4,6 +4,7 @@
 // Without WORLD_SIZE (or with WORLD_SIZE=1) the process runs alone and the others are ignored.
 // torchrun's agent serves the rendezvous store itself and says so with
 // TORCHELASTIC_USE_AGENT_STORE=True: then rank 0 connects to it as a client, like the others.
+// TORCHELASTIC_RESTART_COUNT (read also for one process) counts torchrun's restarts.
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -18,6 +19,8 @@ struct DistEnvironment {
   std::string master_addr;   // where rank 0 listens for the rendezvous (its TCPStore)
   int master_port = 0;
   bool launcher_serves_store = false;  // TORCHELASTIC_USE_AGENT_STORE=True (torchrun)
+  int restart_count = 0;     // TORCHELASTIC_RESTART_COUNT: torchrun restarted the run's processes this often
+                             // (--max-restarts); the run then continues from its checkpoint
 
   bool distributed() const { return world_size > 1; }
   // "rank 1 of 4" (for messages)

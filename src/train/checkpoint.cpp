@@ -52,8 +52,7 @@ std::string_view payload_of(const std::string& bytes, const std::string& path) {
   return payload;
 }
 
-torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device) {
-  const std::string bytes = read_file(path);
+torch::serialize::InputArchive open_archive(const std::string& bytes, const std::string& path, const torch::Device& device) {
   const auto payload = payload_of(bytes, path);
   torch::serialize::InputArchive archive;
   try {
@@ -130,14 +129,26 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const to
 
 void verify_checkpoint(const std::string& path) { payload_of(read_file(path), path); }
 
+std::string read_checkpoint_bytes(const std::string& path) {
+  std::string bytes = read_file(path);
+  payload_of(bytes, path);
+  return bytes;
+}
+
 CheckpointInfo read_checkpoint_info(const std::string& path) {
-  auto archive = open_archive(path, torch::kCPU);
+  auto archive = open_archive(read_file(path), path, torch::kCPU);
   return read_info(archive, path);
 }
 
 CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                                const ModelSpec& expected, const torch::Device& device, ExecutionPolicy* policy) {
-  auto archive = open_archive(path, device);
+  return load_checkpoint_bytes(read_file(path), path, model, optimizer, expected, device, policy);
+}
+
+CheckpointInfo load_checkpoint_bytes(const std::string& bytes, const std::string& path, torch::nn::Module& model,
+                                     torch::optim::Optimizer* optimizer, const ModelSpec& expected,
+                                     const torch::Device& device, ExecutionPolicy* policy) {
+  auto archive = open_archive(bytes, path, device);
   auto info = read_info(archive, path);
   if (!(info.spec == expected))
     throw CheckpointError(path + ": checkpoint is for model " + info.spec.to_json() + ", not for " + expected.to_json());

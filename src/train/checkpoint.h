@@ -44,11 +44,19 @@ void verify_checkpoint(const std::string& path);
 // Reads only the metadata (spec, epoch, config). Throws CheckpointError on a missing or corrupt file.
 CheckpointInfo read_checkpoint_info(const std::string& path);
 
+// The file's bytes, verified as verify_checkpoint does (what rank 0 of a data-parallel run sends the
+// others, so that only it needs the run directory).
+std::string read_checkpoint_bytes(const std::string& path);
+
 // Loads into `model` (and `optimizer` and `policy` when given) after checking the stored spec
 // equals `expected`; restores the CPU RNG state. A checkpoint without policy state (float32 runs,
 // older checkpoints) leaves the policy as it is. Throws CheckpointError naming the file and the problem.
 CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                                const ModelSpec& expected, const torch::Device& device,
                                ExecutionPolicy* policy = nullptr);
+// The same from bytes of read_checkpoint_bytes; `name` (the file they came from) names them in errors.
+CheckpointInfo load_checkpoint_bytes(const std::string& bytes, const std::string& name, torch::nn::Module& model,
+                                     torch::optim::Optimizer* optimizer, const ModelSpec& expected,
+                                     const torch::Device& device, ExecutionPolicy* policy = nullptr);
 
 }  // namespace eshift

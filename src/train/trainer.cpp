@@ -5,16 +5,20 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <stdexcept>
 #include <tuple>
+
+#include <nlohmann/json.hpp>
 
 #include "eshift/core/atomic_file.h"
 #include "eshift/core/fault_injection.h"
 #include "eshift/core/text.h"
 #include "eshift/data/batch_loader.h"
 #include "eshift/data/registry.h"
+#include "eshift/distributed/communicator.h"
 #include "eshift/interop/import_weights.h"
 #include "eshift/models/audit.h"
 #include "eshift/models/registry.h"
@@ -56,15 +60,85 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::uniq
   set_up_data();
   set_up_model();
   print_header();
+  connect();
   set_up_output();
   set_up_data_parallel();
   probe_ = std::make_unique<Probe>(params_, config_.decay.mineps);
 }
 
+namespace {
+// What every rank of a run must share with rank 0: the settings a resume compares, and the data.
+std::string run_identity(const TrainConfig& config, const Dataset& train_set, const Dataset& eval_set) {
+  nlohmann::json j;
+  j["config"] = config.to_json();
+  j["train_data"] = train_set.fingerprint();
+  j["eval_data"] = eval_set.fingerprint();
+  return j.dump();
+}
+
+// The differences of `mine` (this rank's run_identity) from rank 0's, in one line; empty when none.
+std::string differences_from_rank0(const std::string& rank0, const std::string& mine, int rank) {
+  const auto theirs = nlohmann::json::parse(rank0), ours = nlohmann::json::parse(mine);
+  const std::string here = " on rank " + std::to_string(rank);
+  std::string out;
+  auto add = [&](const std::string& text) { out += (out.empty() ? "" : "; ") + text; };
+  for (const auto& c : meaning_changes(theirs.at("config").get<std::string>(), ours.at("config").get<std::string>()))
+    add(c.name + " is " + c.before + " on rank 0 but " + c.after + here);
+  for (const char* split : {"train_data", "eval_data"})
+    if (theirs.at(split) != ours.at(split))
+      add(std::string(split == std::string("train_data") ? "the training data" : "the evaluation data") + " is " +
+          theirs.at(split).get<std::string>() + " on rank 0 but " + ours.at(split).get<std::string>() + here);
+  if (out.empty()) return out;
+  return "the ranks of the run differ: " + out + " (start every process with the same flags and data)";
+}
+}  // namespace
+
+void Trainer::connect() {
+  if (!dist_.distributed()) return;
+  communicator_ = std::make_shared<Communicator>(dist_, std::chrono::seconds(config_.dist_timeout),
+                                                 policy_->placement().device);
+  const std::string what = "the comparison of the ranks' settings";
+  const std::string mine = run_identity(config_, *train_set_, *eval_set_);
+  std::string rank0 = mine;
+  communicator_->broadcast_bytes(rank0, 0, what);
+  const std::string problem = dist_.rank == 0 ? "" : differences_from_rank0(rank0, mine, dist_.rank);
+  if (auto report = communicator_->agree(problem, what)) throw DistributedError(report->text);
+}
+
+void Trainer::set_up_output() {
+  if (!communicator_) return open_output();
+  // rank 0 alone opens --out; an error there (or anywhere) stops every rank with its line
+  auto agreed = [&](const std::function<void()>& step, const std::string& what) {
+    std::string problem;
+    std::exception_ptr own;
+    try {
+      step();
+    } catch (const std::exception& e) {
+      problem = dist_.describe() + ": " + first_line(e.what());
+      own = std::current_exception();
+    }
+    if (auto report = communicator_->agree(problem, what)) {
+      if (own) std::rethrow_exception(own);
+      throw DistributedError(report->text);
+    }
+  };
+  agreed([&] { open_output(); }, "the set-up of the run directory");
+  agreed([&] { resume_on_other_ranks(); }, "the resume from rank 0's checkpoint");
+}
+
+void Trainer::resume_on_other_ranks() {
+  std::string bytes = std::move(resumed_bytes_);  // rank 0: the checkpoint it resumed from (empty: a new run)
+  resumed_bytes_.clear();
+  communicator_->broadcast_bytes(bytes, 0, "the broadcast of rank 0's checkpoint");
+  if (dist_.rank == 0 || bytes.empty()) return;
+  const auto info = load_checkpoint_bytes(bytes, "rank 0's checkpoint", *model_, optimizer_.get(), config_.model,
+                                          policy_->placement().device, policy_.get());
+  start_epoch_ = static_cast<int>(info.epoch);
+}
+
 void Trainer::set_up_data_parallel() {
   if (!dist_.distributed()) return;
-  auto communicator = std::make_shared<Communicator>(dist_, std::chrono::seconds(config_.dist_timeout),
-                                                     policy_->placement().device);
+  auto communicator = communicator_;
   DataParallelOptions options;
   options.bucket_bytes = static_cast<int64_t>(config_.bucket_mb * (1 << 20));
   options.overlap = config_.dist_overlap;
@@ -157,16 +231,26 @@ void Trainer::print_header() const {
   for (const auto& w : config_.decay.warnings()) std::cerr << "eshift: warning: " << w << "\n";
 }
 
-void Trainer::set_up_output() {
-  if (config_.out_dir.empty()) return;
+void Trainer::open_output() {
+  if (!writes_files()) return;  // rank 0 alone opens the run directory (the others get its checkpoint)
+  const bool resuming = config_.resume || !config_.resume_from.empty();
+  // one run per directory, for the run's whole life (a resume of a directory that does not exist
+  // fails below, without creating it)
+  if (!resuming || std::filesystem::exists(config_.out_dir)) lock_ = std::make_unique<RunLock>(config_.out_dir);
   checkpoints_ = std::make_unique<RunCheckpoints>(config_.out_dir, config_.keep_checkpoints);
+  const bool holds_run = std::filesystem::exists(checkpoints_->latest()) || !checkpoints_->epochs().empty();
+  if (!resuming && holds_run && dist_.restart_count > 0) {
+    // torchrun restarted the processes with the same command: continue the run
+    config_.resume = true;
+    std::cout << "torchrun restart " << dist_.restart_count << ": continuing the run in " << config_.out_dir
+              << " from its checkpoint\n";
+  }
   if (config_.resume || !config_.resume_from.empty()) {
-    resume_run();  // every rank loads the checkpoint (a multi-machine run needs --out on a shared file system)
-  } else if (std::filesystem::exists(checkpoints_->latest()) || !checkpoints_->epochs().empty()) {
+    resume_run();
+  } else if (holds_run) {
     throw std::invalid_argument(config_.out_dir + " already holds a run (checkpoint.pt): use --resume to "
                                 "continue it or choose another --out");
   }
-  if (!writes_files()) return;  // rank 0 writes the run's files
   std::filesystem::create_directories(config_.out_dir);
   checkpoints_->remove_stale_temporaries();
   if (!resumed_from_.empty()) checkpoints_->restart_from(resumed_from_, start_epoch_);
@@ -209,7 +293,9 @@ void Trainer::resume_run() {
   if (!refused.empty())
     throw std::invalid_argument("--resume would change the run's settings: " + refused +
                                 " (give the run's flags again, or name the settings meant to change in --resume-override)");
-  load_checkpoint(path, *model_, optimizer_.get(), config_.model, policy_->placement().device, policy_.get());
+  std::string bytes = read_checkpoint_bytes(path);
+  load_checkpoint_bytes(bytes, path, *model_, optimizer_.get(), config_.model, policy_->placement().device, policy_.get());
+  if (dist_.distributed()) resumed_bytes_ = std::move(bytes);  // for the other ranks
   resumed_from_ = path;
   config_.history = history_after_resume(info.config_json, start_epoch_, changes);
   std::cout << "resumed from " << path << " after epoch " << start_epoch_;

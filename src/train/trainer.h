@@ -12,12 +12,19 @@
 // settings that change the run's meaning unless --resume-override names them; the changes are
 // recorded in config.json's "history".
 //
+// One run per directory: the process that writes --out holds its lock (core/run_lock.h) from set-up
+// to the end; a second run on it is refused naming the holder. Under torchrun's restarts
+// (TORCHELASTIC_RESTART_COUNT > 0) a run whose directory holds a checkpoint resumes it by itself.
+//
 // Data parallelism (distributed/data_parallel.h): given a DistEnvironment with WORLD_SIZE > 1, the
-// trainer connects to the other processes after checking its data, takes rank 0's initial (or
-// resumed) state, trains on its shard of every epoch (batch_size / W per process), averages the
-// gradients and the loss after backward, and adds up the metric sums; only rank 0 writes the run's
-// files. All ranks agree on stopping (a signal, divergence), so none waits for a step the others
-// do not take.
+// trainer connects to the other processes after checking its data, and the ranks agree before
+// anything is written: every rank's settings (those a resume compares) and data fingerprints must
+// equal rank 0's, and an error in any rank's set-up stops all of them with its line. Rank 0 alone
+// opens --out (lock, resume: it reads the checkpoint and sends its bytes to the others, so only rank
+// 0 needs the directory); every rank then takes rank 0's initial (or resumed) state, trains on its
+// shard of every epoch (batch_size / W per process), averages the gradients and the loss after
+// backward, and adds up the metric sums; only rank 0 writes the run's files. All ranks agree on
+// stopping (a signal, divergence), so none waits for a step the others do not take.
 #include <torch/torch.h>
 
 #include <atomic>
@@ -26,6 +33,7 @@
 #include <vector>
 
 #include "eshift/core/metrics.h"
+#include "eshift/core/run_lock.h"
 #include "eshift/data/dataset.h"
 #include "eshift/distributed/data_parallel.h"
 #include "eshift/distributed/environment.h"
@@ -94,8 +102,11 @@ class Trainer {
   // Per parameter, whether sgdp/adamp treat it as scale-invariant (--invariance roles|audit); empty
   // for clovaai's cosine test.
   std::vector<bool> known_invariance() const;
-  void set_up_output();
-  void set_up_data_parallel();  // connects to the other ranks, takes rank 0's state
+  void connect();               // data parallel: the other ranks, and their agreement on the run
+  void set_up_output();         // open_output, on every rank when data parallel: errors reach all
+  void open_output();           // the lock, a resume or a check that --out holds no run, config.json
+  void resume_on_other_ranks();  // data parallel: rank 0's checkpoint (when it resumed) on every rank
+  void set_up_data_parallel();  // takes rank 0's state, hooks the gradients
   bool writes_files() const { return dist_.rank == 0 && !config_.out_dir.empty(); }
   void resume_run();  // loads the checkpoint, checks and records the changed settings
   void print_header() const;
@@ -118,8 +129,11 @@ class Trainer {
   SimulatedLossScale loss_scale_;  // every step: would a float16 run overflow (restarts at 2^16 on a resume)
   std::unique_ptr<MetricsLog> log_;
   std::unique_ptr<ProgressBar> bar_;  // the epoch in progress
+  std::unique_ptr<RunLock> lock_;                // held on --out for the run's life (rank 0)
   std::unique_ptr<RunCheckpoints> checkpoints_;
+  std::shared_ptr<Communicator> communicator_;   // WORLD_SIZE > 1
   std::unique_ptr<DataParallel> data_parallel_;  // WORLD_SIZE > 1
+  std::string resumed_bytes_;  // the checkpoint rank 0 resumed from, until the other ranks have it
   bool stop_agreed_ = false;                     // every rank stops after this step
   std::string resumed_from_;  // the checkpoint this run continues (made the latest before training)
   int start_epoch_ = 0;

@@ -211,3 +211,50 @@ TEST(CliRobustness, ANonFiniteLossStopsOrIsSkippedAsAsked) {
   expect_one_line_error(skip, "(20 steps in a row)");
   EXPECT_NE(skip.out.find("skipped: the loss is not finite"), std::string::npos) << skip.out;
 }
+
+TEST(CliRobustness, OneRunPerDirectoryWhileItLivesAndNoStaleLockAfterItIsKilled) {
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
+  TempDir dir;
+  const std::string out = dir / "run";
+  const std::string flags = kQuick + " --epochs 200 --probe-every 0 --threads 1 --out " + out;
+  // the first run, in the background until its first checkpoint is written
+  const std::string start = std::string(ESHIFT_BINARY) + " " + flags + " > " + (dir / "first.log") + " 2>&1 & echo $! > " +
+                            (dir / "pid") + "; i=0; while [ ! -e " + out + "/checkpoint.pt ] && [ $i -lt 6000 ]; do sleep 0.05; i=$((i+1)); done";
+  std::system(("sh -c '" + start + "'").c_str());
+  const std::string pid = slurp(dir / "pid").substr(0, slurp(dir / "pid").find('\n'));
+  ASSERT_TRUE(std::filesystem::exists(out + "/checkpoint.pt")) << slurp(dir / "first.log");
+  // a second run, and a resume, on the same directory are refused naming the holder
+  expect_one_line_error(run(flags), out + " is in use by another run (pid " + pid + " on host ");
+  expect_one_line_error(run(flags + " --resume"), out + " is in use by another run (pid " + pid + " on host ");
+  // reading it is fine
+  const auto eval = run("eval --checkpoint " + out + "/checkpoint.pt" + kData + " --test-subset 100");
+  EXPECT_EQ(eval.code, 0) << eval.err;
+  // kill -9: the kernel releases the lock; the next run meets the run, not the lock
+  std::system(("kill -9 " + pid + "; while kill -0 " + pid + " 2>/dev/null; do sleep 0.05; done").c_str());
+  expect_one_line_error(run(flags), out + " already holds a run (checkpoint.pt): use --resume");
+}
+
+TEST(CliRobustness, UnderTorchrunRestartsTheSameCommandContinuesTheRun) {
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
+  TempDir dir;
+  ASSERT_EQ(run(kRun + " --out " + (dir / "whole")).code, 0);
+  const std::string restarted = kRun + " --out " + (dir / "run");
+  EXPECT_EQ(run(restarted, "ESHIFT_KILL_AT='step#15'").code, 137);  // killed in epoch 2
+  // torchrun --max-restarts starts the same command again, with TORCHELASTIC_RESTART_COUNT=1
+  expect_one_line_error(run(restarted), "already holds a run");
+  const auto r = run(restarted, "TORCHELASTIC_RESTART_COUNT=1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("torchrun restart 1: continuing the run in " + (dir / "run") + " from its checkpoint"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("resumed from "), std::string::npos) << r.out;
+  const auto a = checkpoint_weights(dir / "whole/checkpoint.pt"), b = checkpoint_weights(dir / "run/checkpoint.pt");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].equal(b[i])) << "tensor " << i;
+  // a restart before the first checkpoint starts the run afresh
+  TempDir early;
+  EXPECT_EQ(run(kRun + " --out " + (early / "run"), "ESHIFT_KILL_AT='step#3'").code, 137);
+  const auto fresh = run(kRun + " --out " + (early / "run"), "TORCHELASTIC_RESTART_COUNT=1");
+  ASSERT_EQ(fresh.code, 0) << fresh.err;
+  EXPECT_EQ(fresh.out.find("torchrun restart"), std::string::npos) << fresh.out;
+  EXPECT_EQ(metrics(early / "run").size(), 3u);
+}
