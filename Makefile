@@ -42,8 +42,8 @@ test-torch2: deps
 test-sanitize:
 	bash scripts/test-sanitize.sh
 
-# libFuzzer targets (clang, build-fuzz): the IDX reader, checkpoint loader, TensorBoard event reader
-# and CLI parser, FUZZ_SECONDS (default 60) each.
+# libFuzzer targets (clang, build-fuzz): the IDX reader, checkpoint loader, TensorBoard event reader,
+# CLI parser, CIFAR reader, JPEG path and PyTorch pickle reader, FUZZ_SECONDS (default 60) each.
 fuzz:
 	bash scripts/fuzz.sh
 

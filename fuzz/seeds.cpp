@@ -1,11 +1,14 @@
 // Writes the fuzz targets' seed corpora: valid files of each format, in each target's input layout
-// (fuzz_*.cpp). Usage: fuzz_seeds DIR  →  DIR/idx, DIR/checkpoint, DIR/event_file, DIR/cli.
+// (fuzz_*.cpp). Usage: fuzz_seeds DIR  →  DIR/idx, DIR/checkpoint, DIR/event_file, DIR/cli, DIR/cifar,
+// DIR/jpeg, DIR/pickle (the data.pkl of the test fixtures PyTorch wrote, tests/fixtures).
+#include <caffe2/serialize/inline_container.h>
 #include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "eshift/data/jpeg.h"
 #include "eshift/models/model.h"
 #include "eshift/models/registry.h"
 #include "eshift/observe/tensorboard.h"
@@ -47,7 +50,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  for (const char* target : {"idx", "checkpoint", "event_file", "cli"}) fs::create_directories(dir + "/" + target);
+  for (const char* target : {"idx", "checkpoint", "event_file", "cli", "cifar", "jpeg", "pickle"})
+    fs::create_directories(dir + "/" + target);
 
   int n = 0;
   for (const auto& dims : std::vector<std::vector<uint32_t>>{{5}, {3, 4}, {2, 3, 3}}) {
@@ -76,6 +80,39 @@ int main(int argc, char** argv) {
   put(dir + "/cli/resume", "train\n--resume\n--resume-override\nepochs,lr\n--keep-checkpoints\n3\n--out\nrun");
   put(dir + "/cli/bench", "bench\n--image\n3x32x32\n--amp\nbf16\n--reg\nel2");
   put(dir + "/cli/experiment", "experiment\ncollapse\n--seeds\n3");
+  // CIFAR: selector (fuzz_cifar.cpp) + records of 1 (CIFAR-10) or 2 (CIFAR-100) label bytes and 3072 pixels
+  for (int choice = 0; choice < 6; ++choice) {
+    const int label_bytes = choice >= 2 ? 2 : 1;
+    std::string file(1, static_cast<char>(choice));
+    for (int r = 0; r < 2; ++r) {
+      for (int b = 0; b < label_bytes; ++b) file.push_back(static_cast<char>(r + b));
+      for (int i = 0; i < 3072; ++i) file.push_back(static_cast<char>(i * 13 + r));
+    }
+    put(dir + "/cifar/" + std::to_string(choice), file);
+  }
+
+  // JPEG: selector + files of every kind the decoders meet: 4:4:4, 4:2:0, gray, CMYK, odd sizes
+  eshift::RgbImage image;
+  int k = 0;
+  for (const auto& [w, h] : std::vector<std::pair<int, int>>{{16, 16}, {37, 23}, {64, 48}, {9, 70}}) {
+    image.width = w, image.height = h;
+    image.pixels.resize(size_t(w) * h * 3);
+    for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>(i * 7 % 251);
+    const std::vector<std::vector<uint8_t>> kinds = {eshift::encode_jpeg(image, 90), eshift::encode_jpeg(image, 75, false, false, true),
+                                                     eshift::encode_jpeg(image, 80, true), eshift::encode_jpeg(image, 85, false, true)};
+    for (const auto& jpeg : kinds) {
+      put(dir + "/jpeg/" + std::to_string(k), std::string(1, static_cast<char>(k)) + std::string(jpeg.begin(), jpeg.end()));
+      ++k;
+    }
+  }
+
+  // pickle: data.pkl of the files PyTorch wrote (state dicts, a checkpoint dict, a tensor, a non-dict)
+  for (const char* fixture : {"resnet8w4_state_dict.pt", "resnet8w4_checkpoint.pt", "resnet8_input.pt", "not_a_state_dict.pt",
+                              "resnet8w4_mismatch.pt"}) {
+    caffe2::serialize::PyTorchStreamReader reader(std::string(ESHIFT_FIXTURES_DIR) + "/" + fixture);
+    auto [data, size] = reader.getRecord("data.pkl");
+    put(dir + "/pickle/" + fixture, std::string(static_cast<const char*>(data.get()), size));
+  }
   std::cout << "seeds written to " << dir << "\n";
   return 0;
 }
