@@ -30,7 +30,8 @@ from tensorboard.backend.event_processing import event_accumulator, event_file_l
 # metrics.jsonl "epoch" line field → TensorBoard tag
 EPOCH_TAGS = {"train_loss": "train/loss", "train_acc": "train/accuracy", "train_acc5": "train/top5_accuracy",
               "test_loss": "test/loss", "test_acc": "test/accuracy", "test_acc5": "test/top5_accuracy",
-              "lr": "lr", "sigma_min": "sigma/min_all_convs", "sigma_mean": "sigma/mean_all_convs"}
+              "lr": "lr", "sigma_min": "sigma/min_all_convs", "sigma_mean": "sigma/mean_all_convs",
+              "sigma_below_share": "sigma/share_below_threshold"}
 # "probe" line field → tag; and per layer ("layers": [...]) field → tag prefix + layer name
 PROBE_TAGS = {"sigma_min": "probe/sigma_min", "effective_lr_median": "probe/effective_lr_median",
               "angular_update_median": "probe/angular_update_median", "grad_max_abs": "probe/grad_max_abs",

@@ -11,7 +11,8 @@ namespace eshift {
 
 std::string EpochRecord::to_json() const {
   nlohmann::json j{{"kind", "epoch"}, {"epoch", epoch},     {"step", step},          {"lr", lr},
-                   {"seconds", seconds}, {"sigma_min", sigma_min}, {"sigma_mean", sigma_mean}};
+                   {"seconds", seconds}, {"sigma_min", sigma_min}, {"sigma_mean", sigma_mean},
+                   {"sigma_below_share", sigma_below_share}, {"sigma_threshold", sigma_threshold}};
   for (const auto& m : train.values()) j["train_" + m.info.key] = m.value;
   for (const auto& m : test.values()) j["test_" + m.info.key] = m.value;
   for (const auto& [name, value] : extras) j[name] = value;
@@ -58,6 +59,7 @@ void MetricsLog::epoch(const EpochRecord& r) {
   tb.add_scalar("lr", r.lr, r.step);
   tb.add_scalar("sigma/min_all_convs", r.sigma_min, r.step);
   tb.add_scalar("sigma/mean_all_convs", r.sigma_mean, r.step);
+  tb.add_scalar("sigma/share_below_threshold", r.sigma_below_share, r.step);
   tb.flush();
 }
 

@@ -111,6 +111,25 @@ double max_abs_gradient(const std::vector<ParamInfo>& params) {
   return torch::stack(maxima).max().item<double>();
 }
 
+SigmaCensus sigma_census(const std::vector<ParamInfo>& params, double threshold) {
+  torch::NoGradGuard no_grad;
+  SigmaCensus census;
+  std::vector<torch::Tensor> minima;
+  for (const auto& p : params) {
+    if ((p.role != ParamRole::NormalizedWeight && p.role != ParamRole::ConvWeight) || p.tensor.dim() < 2) continue;
+    auto r = rows64(p.tensor);
+    if (r.size(1) < 2) continue;  // no σ of one element
+    auto sigma = r.std(1, /*unbiased=*/true);
+    SigmaCensus::Layer layer{p.name, r.size(0), sigma.lt(threshold).sum().item<int64_t>()};
+    census.filters += layer.filters;
+    census.below += layer.below;
+    census.layers.push_back(layer);
+    minima.push_back(sigma.min());
+  }
+  census.sigma_min = minima.empty() ? 0.0 : torch::stack(minima).min().item<double>();
+  return census;
+}
+
 std::pair<double, double> conv_filter_sigma(const std::vector<ParamInfo>& params) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> sigmas;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "eshift/nn/param_roles.h"
+#include "eshift/observe/collapse_watch.h"
 #include "eshift/observe/probe_record.h"
 
 namespace eshift {
@@ -39,6 +40,7 @@ class Probe {
   ProbeRecord after_step(int64_t step, int epoch, double lr);
 
   size_t num_layers() const { return params_.size(); }
+  void set_eps(double eps) { eps_ = eps; }  // the σ threshold (--mineps auto, once chosen)
 
  private:
   std::vector<ParamInfo> params_;
@@ -57,6 +59,10 @@ torch::Tensor effective_lr(const torch::Tensor& weight, WeightFamily family, dou
 // The largest |element| over the gradients of every parameter in `params` (0 when none has one,
 // inf/NaN when one is not finite): one amax per tensor and one synchronization.
 double max_abs_gradient(const std::vector<ParamInfo>& params);
+
+// The per-filter (unbiased) σ of every weight the probes watch (normalized and plain conv weights,
+// dim ≥ 2) against `threshold`: per layer and in all, and the smallest σ (collapse_watch.h).
+SigmaCensus sigma_census(const std::vector<ParamInfo>& params, double threshold);
 
 // min and mean of the per-filter (unbiased) σ over every 4-D normalized or plain conv weight among
 // `params` (NaN when there is none): the end-of-epoch σ summary of a run.
