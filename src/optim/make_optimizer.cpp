@@ -31,6 +31,20 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& spe
     by_mode.push_back({Projection::Never, policy.group(other)});
   }
 
+  // --mineps auto chooses ε per parameter: each ε-shifted parameter a group of its own
+  if (flags.mineps_auto)
+    for (auto& m : by_mode) {
+      std::vector<RegularizedGroup> split;
+      for (const auto& g : m.groups) {
+        if (g.regularizer.kind != RegKind::EpsShifted) {
+          split.push_back(g);
+          continue;
+        }
+        for (const auto& p : g.params) split.push_back({g.regularizer, {p}});
+      }
+      m.groups = std::move(split);
+    }
+
   std::vector<torch::optim::OptimizerParamGroup> groups;
   if (spec.sgd_family()) {
     RegularizedSGDOptions base(lr);
@@ -60,6 +74,27 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& spe
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   TORCH_CHECK(lr >= 0, "invalid learning rate: ", lr);
   for (auto& g : optimizer.param_groups()) g.options().set_lr(lr);
+}
+
+int set_eps_shift(torch::optim::Optimizer& optimizer, const std::function<double(const torch::Tensor&)>& eps_of) {
+  int changed = 0;
+  for (auto& g : optimizer.param_groups()) {
+    if (g.params().empty()) continue;
+    const double eps = eps_of(g.params().front());
+    for (const auto& p : g.params())
+      TORCH_CHECK(eps_of(p) == eps, "set_eps_shift: two ε for one param group");
+    if (eps < 0) continue;  // leave it
+    auto with_eps = [&](Regularizer r) {
+      if (r.kind == RegKind::EpsShifted) r.eps = eps, ++changed;
+      return r;
+    };
+    if (auto* o = dynamic_cast<RegularizedSGDOptions*>(&g.options())) {
+      o->regularizer(with_eps(o->regularizer()));
+    } else if (auto* a = dynamic_cast<RegularizedAdamOptions*>(&g.options())) {
+      a->regularizer(with_eps(a->regularizer()));
+    }
+  }
+  return changed;
 }
 
 }  // namespace eshift

@@ -14,6 +14,7 @@ void DecayFlags::validate() const {
   check(std::isfinite(wd) && wd >= 0, "--wd must be a finite value >= 0");
   check(std::isfinite(lam) && lam >= 0, "--lam must be a finite value >= 0");
   check(std::isfinite(mineps) && mineps >= 0, "--mineps (ε) must be a finite value >= 0");
+  check(!mineps_auto || el2, "--mineps auto chooses the ε of the ε-shifted L2: it needs --el2");
 }
 
 std::vector<std::string> DecayFlags::warnings() const {

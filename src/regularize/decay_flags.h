@@ -15,6 +15,7 @@ struct DecayFlags {
   bool nowd_conv = false;  // --nowd-conv
   bool el2 = false;        // --el2
   double mineps = 1e-3;    // --mineps (ε)
+  bool mineps_auto = false;  // --mineps auto: ε chosen after the first epoch (observe/eps_calibration.h)
   double lam = 1e-4;       // --lam (λ of the ε-shifted term)
   bool decoupled = false;  // --decoupled-wd: every decay applied decoupled (w ← w − η·∂R/∂w)
 
