@@ -90,17 +90,37 @@ void ModelFlags::add(CLI::App& app, ModelSpec& spec) {
 
 void ModelFlags::apply(ModelSpec& spec) const { spec.wnorm = parse_family(wnorm); }
 
-void add_decay_flags(CLI::App& app, DecayFlags& d) {
+void add_decay_flags(CLI::App& app, DecayFlags& d, std::string& mineps) {
   app.add_option("--wd", d.wd, "ordinary L2 weight decay λ (reference --wd)")->capture_default_str();
   app.add_flag("--wd-all", d.wd_all, "decay every parameter, biases and BN β included");
   app.add_flag("--nowd-bn", d.nowd_bn, "no decay on BN/GN γ and WN gains");
   app.add_flag("--nowd-fc", d.nowd_fc, "no decay on the classifier weight");
   app.add_flag("--nowd-conv", d.nowd_conv, "no ordinary decay on conv weights");
   app.add_flag("--el2", d.el2, "ε-shifted L2 on every non-depthwise conv weight (replaces its L2)");
-  app.add_option("--mineps", d.mineps, "ε of the ε-shifted L2")->capture_default_str();
+  app.add_option("--mineps", mineps,
+                 "ε of the ε-shifted L2, or auto: chosen after the first epoch (trained with ε = 0) so that no filter's "
+                 "largest gradient element reaches float16's limit at the loss scale 2^16 with a margin of 2")
+      ->capture_default_str();
   app.add_option("--lam", d.lam, "λ of the ε-shifted L2")->capture_default_str();
   app.add_flag("--decoupled-wd", d.decoupled,
                "sgd/adam: apply every decay, the ε-shifted one too, decoupled (w -= lr·∂R/∂w), not via the gradient");
+}
+
+void apply_mineps(const std::string& mineps, DecayFlags& decay) {
+  decay.mineps_auto = mineps == "auto";
+  if (decay.mineps_auto) {
+    decay.mineps = 0;  // until the calibration chooses it
+    return;
+  }
+  size_t end = 0;
+  double value = 0;
+  try {
+    value = std::stod(mineps, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  if (end == 0 || end != mineps.size()) throw std::invalid_argument("--mineps must be a number or auto, got '" + mineps + "'");
+  decay.mineps = value;
 }
 
 void TrainFlags::add(CLI::App& app, TrainConfig& c) {
@@ -135,7 +155,7 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
                  "sgdp, adamp: which weights to project: cosine (clovaai's test), roles (scale-invariant by role), "
                  "audit (measured by the scale-invariance audit)")
       ->capture_default_str();
-  add_decay_flags(app, c.decay);
+  add_decay_flags(app, c.decay, mineps);
   app.add_option("--crop-padding", c.crop_padding,
                  "random-crop padding in pixels (0 = off; default: the dataset's, 2 for Fashion-MNIST, 4 for CIFAR)");
   app.add_flag("!--no-flip", c.hflip, "no random horizontal flips");
@@ -161,6 +181,11 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
   app.add_option("--seed", c.seed)->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--probe-every", c.probe_every, "probe weights and gradients every k steps (0 = never)")
       ->capture_default_str();
+  app.add_option("--collapse-share", c.collapse_share,
+                 "warn when this share of the normalized filters has σ below --collapse-sigma (0 = never warn)")
+      ->capture_default_str();
+  app.add_option("--collapse-sigma", c.collapse_sigma,
+                 "the σ below which a filter counts as collapsed (default: --mineps, the ε the run uses or would use)");
   add_device_flag(app, c.device);
   add_amp_flag(app, c.amp);
   app.add_option("--dtype", c.dtype, "parameters and computation: float32, or float64 for checks at rounding level")
@@ -177,6 +202,7 @@ std::vector<std::string> TrainFlags::apply(TrainConfig& c) const {
     throw std::invalid_argument("unknown --bad-images '" + bad_images + "' (skip or fatal)");
   c.data_options.bad_images_fatal = bad_images == "fatal";
   auto given = [this](const std::string& flag) { return app_ && app_->get_option(flag)->count() > 0; };
+  if (given("--mineps")) apply_mineps(mineps, c.decay);
   std::vector<std::string> lines;
   bool recipe_pads = false;
   if (!recipe.empty()) {

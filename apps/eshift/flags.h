@@ -45,8 +45,11 @@ struct ModelFlags {
 };
 
 // The reference trainer's decay flags: --wd, --wd-all, --nowd-bn/fc/conv, --el2, --mineps, --lam,
-// --decoupled-wd.
-void add_decay_flags(CLI::App& app, DecayFlags& decay);
+// --decoupled-wd. --mineps is read as text into `mineps` (a number, or auto: apply_mineps).
+void add_decay_flags(CLI::App& app, DecayFlags& decay, std::string& mineps);
+// --mineps TEXT into `decay`: a number is ε; auto chooses ε after the first epoch
+// (observe/eps_calibration.h). Throws std::invalid_argument naming --mineps.
+void apply_mineps(const std::string& mineps, DecayFlags& decay);
 
 // Everything `train` and `demo` share: model, data, schedule, SGD, decay, augmentation, seed,
 // probes, device, threads.
@@ -58,6 +61,7 @@ struct TrainFlags {
   ThreadFlags threads;
   std::string recipe;
   std::string bad_images = "skip";
+  std::string mineps = "0.001";
   void add(CLI::App& app, TrainConfig& config);
   // Returns what the recipe set, one line per setting, to print before training (empty: no recipe).
   std::vector<std::string> apply(TrainConfig& config) const;

@@ -78,6 +78,14 @@ void TrainConfig::validate() const {
   check(dist_timeout >= 1, "--dist-timeout must be >= 1 second");
   check(std::isfinite(bucket_mb) && bucket_mb > 0 && bucket_mb <= 4096, "--bucket-mb must be in (0, 4096], got " + str(bucket_mb));
   check(dist_check_every >= 0, "--dist-check-every must be >= 0");
+  check(std::isfinite(collapse_share) && collapse_share >= 0 && collapse_share <= 1,
+        "--collapse-share must be in [0, 1] (0 turns the σ-collapse warning off), got " + str(collapse_share));
+  check(std::isfinite(collapse_sigma) && collapse_sigma >= 0, "--collapse-sigma must be >= 0, got " + str(collapse_sigma));
+}
+
+double TrainConfig::collapse_threshold() const {
+  if (collapse_sigma > 0) return collapse_sigma;
+  return decay.mineps > 0 ? decay.mineps : 1e-3;
 }
 
 std::string TrainConfig::resolved_data_dir() const {
@@ -124,6 +132,9 @@ std::string TrainConfig::to_json() const {
   j["nowd_conv"] = decay.nowd_conv;
   j["el2"] = decay.el2;
   j["mineps"] = decay.mineps;
+  j["mineps_auto"] = decay.mineps_auto;
+  j["mineps_layers"] = nlohmann::json::object();
+  for (const auto& [layer, eps] : mineps_layers) j["mineps_layers"][layer] = eps;
   j["lam"] = decay.lam;
   j["decoupled_wd"] = decay.decoupled;
   j["crop_padding"] = crop_padding;
@@ -140,6 +151,8 @@ std::string TrainConfig::to_json() const {
   j["dist_check_every"] = dist_check_every;
   j["channels_last"] = channels_last;
   j["probe_every"] = probe_every;
+  j["collapse_share"] = collapse_share;
+  j["collapse_sigma"] = collapse_sigma;
   j["keep_checkpoints"] = keep_checkpoints;
   j["on_nonfinite"] = on_nonfinite;
   j["history"] = nlohmann::json::parse(history);
@@ -147,7 +160,8 @@ std::string TrainConfig::to_json() const {
 }
 
 namespace {
-const std::set<std::string> kMeaningless = {"device", "channels_last", "probe_every", "keep_checkpoints",
+const std::set<std::string> kMeaningless = {"device", "channels_last", "probe_every", "collapse_share", "collapse_sigma",
+                                            "keep_checkpoints",
                                             "on_nonfinite", "dist_timeout", "bucket_mb", "dist_overlap",
                                             "dist_check_every", "history", "workers",
                                             "bad_images", "max_image_pixels", "top5", "recipe"};
@@ -156,7 +170,7 @@ const std::map<std::string, std::string> kAddedLater = {
     {"dtype", "\"float32\""}, {"sync_bn", "false"}, {"cifar100_coarse", "false"}, {"image_size", "224"},
     {"label_smoothing", "0.0"}, {"init_from", "\"\""}, {"optimizer", "\"sgd\""}, {"beta1", "0.9"},
     {"beta2", "0.999"}, {"adam_eps", "1e-08"}, {"trust_coefficient", "0.001"}, {"proj_delta", "0.1"},
-    {"wd_ratio", "0.1"}, {"invariance", "\"cosine\""}};
+    {"wd_ratio", "0.1"}, {"invariance", "\"cosine\""}, {"mineps_auto", "false"}};
 
 // name → value text, nested objects flattened to "outer.inner".
 void flatten(const nlohmann::json& j, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {

@@ -2,6 +2,7 @@
 // Everything a training run is made of, as the flags of `eshift train` set it; validated before
 // anything is read or written, and stored as the run's config.json.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -62,11 +63,16 @@ struct TrainConfig {
   int dist_check_every = kDefaultDistCheckEvery;  // steps between bit-identity checks across ranks (0: never)
   std::string label = "train";           // prefix of progress lines
   int probe_every = 50;                  // probe weights/gradients every k steps (0 = never)
+  std::map<std::string, double> mineps_layers;  // --mineps auto, once chosen: ε per layer (decay.mineps: the smallest)
+  double collapse_share = 0.05;          // warn when this share of normalized filters has σ below collapse_sigma (0: off)
+  double collapse_sigma = 0;             // the σ that counts as collapsed; 0: decay.mineps (observe/collapse_watch.h)
 
   void validate() const;                 // throws std::invalid_argument naming the flag
   // The directory the data is read from: data_dir, or the dataset's default.
   std::string resolved_data_dir() const;
   std::string to_json() const;
+  // The σ below which a filter counts as collapsed: collapse_sigma, else ε (--mineps), else 1e-3.
+  double collapse_threshold() const;
 };
 
 // One setting a resume changes, as config.json writes it (nested ones as "model.width").
@@ -75,7 +81,8 @@ struct SettingChange {
 };
 
 // The settings that differ between two config.json texts, leaving out those that do not change
-// what the run computes: device, channels_last, probe_every, keep_checkpoints, on_nonfinite, the
+// what the run computes: device, channels_last, probe_every, the σ-collapse warning (collapse_share,
+// collapse_sigma), keep_checkpoints, on_nonfinite, the
 // data-parallel transport (dist_timeout, bucket_mb, dist_overlap, dist_check_every), the loader's
 // workers and bad-image policy (bad_images, max_image_pixels), top5 (a measurement), recipe (the flags it set are compared) and the
 // history itself. A setting missing from an older run's configuration counts as its default.

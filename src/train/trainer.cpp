@@ -63,7 +63,13 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::uniq
   connect();
   set_up_output();
   set_up_data_parallel();
-  probe_ = std::make_unique<Probe>(params_, config_.decay.mineps);
+  probe_ = std::make_unique<Probe>(params_, config_.collapse_threshold());
+  collapse_watch_ = std::make_unique<CollapseWatch>(config_.collapse_threshold(), config_.collapse_share, config_.decay.el2);
+  if (config_.decay.mineps_auto && start_epoch_ == 0) {
+    calibration_ = std::make_unique<EpsCalibration>(params_);
+    std::cout << "--mineps auto: epoch 1 trains with ε = 0 (plain L2 on the ε-shifted weights) and measures their "
+                 "gradients in its second half; ε is chosen after it\n";
+  }
 }
 
 namespace {
@@ -134,6 +140,30 @@ void Trainer::resume_on_other_ranks() {
   const auto info = load_checkpoint_bytes(bytes, "rank 0's checkpoint", *model_, optimizer_.get(), config_.model,
                                           policy_->placement().device, policy_.get());
   start_epoch_ = static_cast<int>(info.epoch);
+  keep_chosen_eps(info.config_json);
+}
+
+void Trainer::keep_chosen_eps(const std::string& stored_config_json) {
+  if (!config_.decay.mineps_auto) return;
+  const auto stored = nlohmann::json::parse(stored_config_json, nullptr, false);
+  if (!stored.is_object() || !stored.value("mineps_auto", false)) return;  // the resume comparison refuses it
+  config_.decay.mineps = stored.value("mineps", 0.0);
+  config_.mineps_layers.clear();
+  if (stored.contains("mineps_layers") && stored["mineps_layers"].is_object())
+    for (const auto& [layer, eps] : stored["mineps_layers"].items()) config_.mineps_layers[layer] = eps.get<double>();
+  // LibTorch's Optimizer::load restores the state but not the groups' options: ε is set here
+  apply_layer_eps();
+}
+
+void Trainer::apply_layer_eps() {
+  set_eps_shift(*optimizer_, [&](const torch::Tensor& t) {
+    for (const auto& p : params_)
+      if (p.tensor.is_same(t)) {
+        const auto found = config_.mineps_layers.find(p.name);
+        return found == config_.mineps_layers.end() ? -1.0 : found->second;
+      }
+    return -1.0;
+  });
 }
 
 void Trainer::set_up_data_parallel() {
@@ -275,6 +305,7 @@ void Trainer::resume_run() {
   }
   start_epoch_ = static_cast<int>(info.epoch);
 
+  keep_chosen_eps(info.config_json);
   // the settings may change only where the user says so
   const auto names = setting_names(config_.to_json());
   std::vector<std::string> allowed;
@@ -315,6 +346,8 @@ TrainResult Trainer::run() {
     if (!train_epoch(epoch, record.lr, record, result)) break;
     record.test = evaluate();
     std::tie(record.sigma_min, record.sigma_mean) = conv_filter_sigma(params_);
+    watch_collapse(record.step, record.epoch, /*at_epoch_end=*/true, &record);
+    if (calibration_) choose_eps();  // before the epoch's checkpoint, which then holds ε
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     end_epoch(record, result);
   }
@@ -347,6 +380,7 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
         *model_, *task_, *optimizer_, *policy_, placed, [&] { for (auto& hook : gradient_hooks_) hook(); },
         [&] {  // the gradients the step will use
           loss_scale_.step(max_abs_gradient(params_));
+          if (calibration_ && step >= loader.num_batches() / 2) calibration_->observe();  // past the start's transient
           if (probing) probe_->before_step();
         },
         [&](torch::Tensor& loss) {  // the mean over the ranks, and whether any rank asked to stop
@@ -384,6 +418,7 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
       result.probes.push_back(probe_->after_step(global_step, epoch + 1, lr));
       loss_scale_.annotate(result.probes.back());
       if (log_) log_->probe(result.probes.back());
+      watch_collapse(global_step, epoch + 1, /*at_epoch_end=*/false, nullptr);
     }
     bar_->update(++step, sums.means(), sums.examples() * dist_.world_size);  // img/s of all ranks
     if (data_parallel_ ? stop_agreed_ : g_stop_requested.load()) {
@@ -414,6 +449,28 @@ Metrics Trainer::evaluate() {
   if (!data_parallel_) return sums.means();
   sums.set_totals(data_parallel_->sum(sums.totals()));
   return sums.means();
+}
+
+void Trainer::watch_collapse(int64_t step, int epoch, bool at_epoch_end, EpochRecord* record) {
+  const auto census = sigma_census(params_, collapse_watch_->threshold());
+  if (record) {
+    record->sigma_below_share = census.share();
+    record->sigma_threshold = collapse_watch_->threshold();
+  }
+  if (auto warning = collapse_watch_->check(census, step, epoch, at_epoch_end)) bar_->note("warning: " + *warning);
+}
+
+void Trainer::choose_eps() {
+  const EpsChoice choice = calibration_->choose();
+  calibration_.reset();
+  config_.mineps_layers.clear();
+  for (const auto& l : choice.layers) config_.mineps_layers[l.name] = l.eps;
+  config_.decay.mineps = choice.smallest_eps();
+  apply_layer_eps();
+  probe_->set_eps(config_.collapse_threshold());
+  collapse_watch_->set_threshold(config_.collapse_threshold());
+  bar_->note(choice.describe());
+  if (writes_files()) write_text_atomic(config_.out_dir + "/config.json", config_.to_json() + "\n");
 }
 
 void Trainer::end_epoch(EpochRecord& record, TrainResult& result) {

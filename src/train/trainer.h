@@ -12,6 +12,10 @@
 // settings that change the run's meaning unless --resume-override names them; the changes are
 // recorded in config.json's "history".
 //
+// The σ-collapse watch (observe/collapse_watch.h) checks the filters' σ at every probe and epoch end
+// and warns once collapse shows; --mineps auto trains the first epoch with ε = 0 and then chooses ε
+// from its gradients (observe/eps_calibration.h).
+//
 // One run per directory: the process that writes --out holds its lock (core/run_lock.h) from set-up
 // to the end; a second run on it is refused naming the holder. Under torchrun's restarts
 // (TORCHELASTIC_RESTART_COUNT > 0) a run whose directory holds a checkpoint resumes it by itself.
@@ -39,6 +43,8 @@
 #include "eshift/distributed/environment.h"
 #include "eshift/models/model.h"
 #include "eshift/nn/param_roles.h"
+#include "eshift/observe/collapse_watch.h"
+#include "eshift/observe/eps_calibration.h"
 #include "eshift/observe/metrics_log.h"
 #include "eshift/observe/probes.h"
 #include "eshift/observe/progress.h"
@@ -109,10 +115,17 @@ class Trainer {
   void set_up_data_parallel();  // takes rank 0's state, hooks the gradients
   bool writes_files() const { return dist_.rank == 0 && !config_.out_dir.empty(); }
   void resume_run();  // loads the checkpoint, checks and records the changed settings
+  // --mineps auto, resumed: the ε the run chose (stored in its configuration), in config_ and the optimizer
+  void keep_chosen_eps(const std::string& stored_config_json);
+  void apply_layer_eps();  // config_.mineps_layers into the optimizer's ε-shifted groups
   void print_header() const;
   // Trains one epoch; false when it stopped early (result says why).
   bool train_epoch(int epoch, double lr, EpochRecord& record, TrainResult& result);
   void end_epoch(EpochRecord& record, TrainResult& result);
+  // The σ census against the collapse threshold, and the warning when one is due.
+  void watch_collapse(int64_t step, int epoch, bool at_epoch_end, EpochRecord* record);
+  // --mineps auto: ε from the first epoch's gradients, into the optimizer, config and probes.
+  void choose_eps();
 
   TrainConfig config_;
   DistEnvironment dist_;
@@ -126,6 +139,8 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;  // optim/make_optimizer.h
   std::vector<GradientHook> gradient_hooks_;
   std::unique_ptr<Probe> probe_;
+  std::unique_ptr<CollapseWatch> collapse_watch_;  // the σ-collapse warning (observe/collapse_watch.h)
+  std::unique_ptr<EpsCalibration> calibration_;    // --mineps auto, during the first epoch
   SimulatedLossScale loss_scale_;  // every step: would a float16 run overflow (restarts at 2^16 on a resume)
   std::unique_ptr<MetricsLog> log_;
   std::unique_ptr<ProgressBar> bar_;  // the epoch in progress

@@ -168,3 +168,67 @@ TEST(Cli, BenchPrintsThroughputLast) {
   EXPECT_GT(std::stod(last.substr(12)), 0.0);
   EXPECT_NE(last.find(" img/s"), std::string::npos);
 }
+
+TEST(Cli, PlainL2DrivingSigmaBelowEpsWarnsAndTheEpsShiftDoesNot) {
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
+  TempDir dir;
+  // the demo's collapse setting, smaller: strong decay on the conv weights only (λ = 0.05 at rate 0.1),
+  // threshold ε = 0.02
+  const std::string flags = "train" + kData + " --model resnet8 --train-subset 640 --test-subset 200 --batch-size 32 "
+                            "--lr 0.1 --seed 11 --epochs 3 --probe-every 5 --nowd-bn --nowd-fc --mineps 0.02 --no-flip "
+                            "--crop-padding 0";
+  auto plain = run(flags + " --wd 0.05 --out " + (dir / "plain"));
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  const auto at = plain.out.find("warning: σ collapse");
+  ASSERT_NE(at, std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("have σ below 0.02", at), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("--el2 --mineps 0.02", at), std::string::npos) << plain.out;
+  const auto m = metrics(dir / "plain");
+  EXPECT_GT(m.back()["sigma_below_share"].get<double>(), 0.05) << m.back().dump();
+  EXPECT_EQ(m.back()["sigma_threshold"].get<double>(), 0.02);
+  auto shifted = run(flags + " --wd 0 --el2 --lam 0.05 --out " + (dir / "shifted"));
+  ASSERT_EQ(shifted.code, 0) << shifted.err;
+  EXPECT_EQ(shifted.out.find("σ collapse"), std::string::npos) << shifted.out;
+  EXPECT_LT(metrics(dir / "shifted").back()["sigma_below_share"].get<double>(), 0.05);
+  // the suite's ordinary runs (kQuick's decay) do not warn either
+  auto ordinary = run(kQuick + " --epochs 2 --el2 --nowd-conv --probe-every 5");
+  ASSERT_EQ(ordinary.code, 0) << ordinary.err;
+  EXPECT_EQ(ordinary.out.find("σ collapse"), std::string::npos) << ordinary.out;
+}
+
+TEST(Cli, MinepsAutoChoosesEpsAfterTheFirstEpochAndAResumeKeepsIt) {
+  if (!have_data()) GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
+  TempDir dir;
+  const std::string flags = kQuick + " --el2 --nowd-conv --lam 0.05 --mineps auto --probe-every 0";
+  auto whole = run(flags + " --epochs 3 --out " + (dir / "whole"));
+  ASSERT_EQ(whole.code, 0) << whole.err;
+  EXPECT_NE(whole.out.find("--mineps auto: ε per layer from "), std::string::npos) << whole.out;
+  const auto config = nlohmann::json::parse(slurp(dir / "whole/config.json"));
+  EXPECT_TRUE(config["mineps_auto"].get<bool>());
+  // one ε per ε-shifted conv of resnet8 (9), "mineps" the smallest of them
+  const auto& layers = config["mineps_layers"];
+  ASSERT_EQ(layers.size(), 9u) << config.dump();
+  double smallest = 1;
+  for (const auto& [layer, eps] : layers.items()) {
+    EXPECT_GT(eps.get<double>(), 0) << layer;
+    smallest = std::min(smallest, eps.get<double>());
+  }
+  const double stored = config["mineps"].get<double>();
+  EXPECT_EQ(stored, smallest);
+  EXPECT_EQ(nlohmann::json::parse(read_checkpoint_info(dir / "whole/checkpoint.pt").config_json)["mineps_layers"], layers);
+  // killed in epoch 2, resumed with the same flags: the same ε, the same weights
+  EXPECT_EQ(run(flags + " --epochs 3 --out " + (dir / "split"), "ESHIFT_KILL_AT='step#15'").code, 137);
+  auto rest = run(flags + " --epochs 3 --resume --out " + (dir / "split"));
+  ASSERT_EQ(rest.code, 0) << rest.err;
+  EXPECT_EQ(rest.out.find("--mineps auto: ε per layer"), std::string::npos) << "chosen again on resume: " << rest.out;
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir / "split/config.json"))["mineps_layers"], layers);
+  const auto a = checkpoint_weights(dir / "whole/checkpoint.pt"), b = checkpoint_weights(dir / "split/checkpoint.pt");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+  // a resume may not turn auto into a fixed ε unnoticed
+  expect_one_line_error(run(kQuick + " --el2 --nowd-conv --lam 0.05 --mineps 0.001 --probe-every 0 --epochs 4 --resume "
+                                     "--resume-override epochs --out " + (dir / "whole")),
+                        "mineps_auto true → false");
+  expect_one_line_error(run(kQuick + " --mineps auto"), "--mineps auto chooses the ε of the ε-shifted L2: it needs --el2");
+  expect_one_line_error(run(kQuick + " --el2 --mineps 1e-3x"), "--mineps must be a number or auto, got '1e-3x'");
+}
