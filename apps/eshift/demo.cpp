@@ -1,9 +1,11 @@
-// eshift demo: plain L2 vs ε-shifted L2 on the same data, model and seed, side by side.
-#include <cstdio>
+// eshift demo (make demo): plain L2 against the ε-shifted L2 (and no decay) on the same data, model
+// and seed, side by side, with a table, sentences computed from the runs, report.md and figures
+// (experiments/demo.h). Every training flag works; --preset classic is the demo before it.
+#include <functional>
+#include <iostream>
 
 #include "command.h"
-#include "eshift/tasks/classification.h"
-#include "eshift/train/trainer.h"
+#include "eshift/experiments/demo.h"
 #include "flags.h"
 
 namespace eshift::cli {
@@ -12,81 +14,68 @@ namespace {
 class DemoCommand : public Command {
  public:
   DemoCommand() {
-    // default budget: 20000 training images, 5 epochs, cosine (about 10 minutes on a 2-core machine)
-    base_.train_subset = 20000;
-    base_.test_subset = 0;
-    base_.epochs = 5;
-    base_.schedule.base_lr = 0.1;
-    base_.schedule.cosine = true;
+    apply_demo_preset("collapse", options_);  // the defaults --help shows
+    flags_.mineps = "0.02";
   }
 
   void add_flags(CLI::App& app) override {
-    flags_.add(app, base_);
-    app.add_option("--lambda", lambda_, "λ of both regularizers")->capture_default_str();
-    app.add_option("--out", base_.out_dir, "directory for both runs (plain_l2/, eps_l2/)");
+    app_ = &app;
+    flags_.add(app, options_.base);
+    app.add_option("--preset", preset_,
+                   "collapse (plain L2 drives σ far below ε, the ε-shift holds it) or classic (the demo before it: "
+                   "resnet20, 20000 images, 5 epochs, cosine, λ 5e-4 on every weight, ε 1e-3); flags given override it")
+        ->capture_default_str();
+    app.add_option("--lambda", options_.lambda, "λ of the conv weights' decay (plain and ε-shifted)")->capture_default_str();
+    app.add_option("--seeds", options_.seeds, "runs per arm, seeds --seed, --seed + 1, …: > 1 measures the run-to-run spread")
+        ->capture_default_str();
+    app.add_flag("!--no-third-arm", options_.no_decay_arm, "leave out the arm without decay on the conv weights");
+    app.add_option("--out", options_.out_dir, "directory of the runs, report.md and the figures (an earlier demo there is replaced)")
+        ->capture_default_str();
   }
 
   int run() override {
-    flags_.apply(base_);
-    print_plan();
-    TrainConfig plain = base_, shifted = base_;
-    plain.decay = conv_decay_preset(ConvDecay::L2, lambda_, base_.decay.mineps, lambda_, base_.decay);
-    plain.label = "plain-L2";
-    shifted.decay = conv_decay_preset(ConvDecay::EpsShifted, lambda_, base_.decay.mineps, lambda_, base_.decay);
-    shifted.label = "eps-L2";
-    if (!base_.out_dir.empty()) {
-      plain.out_dir = base_.out_dir + "/plain_l2";
-      shifted.out_dir = base_.out_dir + "/eps_l2";
-    }
-    auto a = train(plain, classification_task());
-    if (a.interrupted) return 128 + g_stop_signal;
-    if (a.diverged) throw std::runtime_error("plain L2 run: " + a.stop_message);
-    std::printf("\n");
-    auto b = train(shifted, classification_task());
-    if (b.interrupted) return 128 + g_stop_signal;
-    if (b.diverged) throw std::runtime_error("ε-shifted L2 run: " + b.stop_message);
-    print_table(a, b);
+    flags_.apply(options_.base);
+    auto given = [this](const std::string& flag) { return app_->get_option(flag)->count() > 0; };
+    // the preset's value of every setting it has whose flag was not given
+    DemoOptions preset = options_;
+    apply_demo_preset(preset_, preset);
+    TrainConfig& c = options_.base;
+    const TrainConfig& p = preset.base;
+    const std::vector<std::pair<const char*, std::function<void()>>> settings = {
+        {"--model", [&] { c.model.name = p.model.name; }},
+        {"--train-subset", [&] { c.train_subset = p.train_subset; }},
+        {"--test-subset", [&] { c.test_subset = p.test_subset; }},
+        {"--epochs", [&] { c.epochs = p.epochs; }},
+        {"--batch-size", [&] { c.batch_size = p.batch_size; }},
+        {"--lr", [&] { c.schedule.base_lr = p.schedule.base_lr; }},
+        {"--cos", [&] { c.schedule.cosine = p.schedule.cosine; }},
+        {"--no-flip", [&] { c.hflip = p.hflip; }},
+        {"--crop-padding", [&] { c.crop_padding = p.crop_padding; }},
+        {"--probe-every", [&] { c.probe_every = p.probe_every; }},
+        {"--lambda", [&] { options_.lambda = preset.lambda; }},
+        {"--mineps", [&] { options_.eps = preset.eps; }},
+        {"--no-third-arm", [&] { options_.no_decay_arm = preset.no_decay_arm; }},
+        {"--seeds", [&] { options_.seeds = preset.seeds; }}};
+    for (const auto& [flag, take_preset] : settings)
+      if (!given(flag)) take_preset();
+    if (given("--mineps")) options_.eps = c.decay.mineps;
+    options_.others_wd = preset.others_wd;
+    options_.preset = preset_;
+
+    std::cout << "eshift demo (" << preset_ << "): the same " << c.model.name << ", data and seed trained with plain L2 "
+              << "on the conv weights, with the ε-shifted L2 (ε = " << options_.eps << ") in its place"
+              << (options_.no_decay_arm ? ", and without decay on them" : "") << "\n";
+    const auto result = run_demo(options_);
+    std::cout << "\n" << result.table << "\n" << result.sentences << "\nreport: " << result.report << "\n";
+    for (const auto& f : result.figures) std::cout << "figure: " << f << "\n";
     return 0;
   }
 
  private:
-  void print_plan() const {
-    const auto& c = base_;
-    std::printf("eshift demo: %s (wnorm %s, norm %s) on %s\n", c.model.name.c_str(), family_name(c.model.wnorm).c_str(),
-                c.model.norm.c_str(), c.resolved_data_dir().c_str());
-    std::printf("  %s training images, %s test images, %d epochs, batch %lld, lr %g%s, seed %llu for both runs\n",
-                c.train_subset ? std::to_string(c.train_subset).c_str() : "all",
-                c.test_subset ? std::to_string(c.test_subset).c_str() : "all", c.epochs, (long long)c.batch_size,
-                c.schedule.base_lr, c.schedule.cosine ? " (cosine)" : "", (unsigned long long)c.seed);
-    std::printf("  run A, plain L2:       L2 λ=%g on conv weights, BN γ and the classifier\n", lambda_);
-    std::printf("  run B, ε-shifted L2:   ε-shifted L2 (λ=%g, ε=%g, the paper's LSGD) on conv weights,\n"
-                "                         L2 λ=%g on BN γ and the classifier\n",
-                lambda_, c.decay.mineps, lambda_);
-    std::printf("  (the default budget is a subset of Fashion-MNIST; --train-subset 0 --epochs N uses all of it)\n\n");
-  }
-
-  void print_table(const TrainResult& a, const TrainResult& b) const {
-    const auto& ra = a.history.back();
-    const auto& rb = b.history.back();
-    double ta = 0, tb = 0;
-    for (const auto& r : a.history) ta += r.seconds;
-    for (const auto& r : b.history) tb += r.seconds;
-    std::printf("\n%-28s %14s %14s\n", "after the last epoch", "plain L2", "eps-shifted L2");
-    std::printf("%-28s %13.2f%% %13.2f%%\n", "test accuracy (top-1)", 100 * ra.value("test_acc"), 100 * rb.value("test_acc"));
-    std::printf("%-28s %14.4f %14.4f\n", "test loss", ra.value("test_loss"), rb.value("test_loss"));
-    std::printf("%-28s %14.4f %14.4f\n", "final train loss", ra.value("train_loss"), rb.value("train_loss"));
-    std::printf("%-28s %13.2f%% %13.2f%%\n", "final train accuracy", 100 * ra.value("train_acc"),
-                100 * rb.value("train_acc"));
-    std::printf("%-28s %14.4g %14.4g\n", "min per-filter sigma (conv)", ra.sigma_min, rb.sigma_min);
-    std::printf("%-28s %14.4g %14.4g\n", "mean per-filter sigma (conv)", ra.sigma_mean, rb.sigma_mean);
-    std::printf("%-28s %14.1f %14.1f\n", "training+eval seconds", ta, tb);
-    if (!base_.out_dir.empty())
-      std::printf("\nruns written to %s/plain_l2 and %s/eps_l2\n", base_.out_dir.c_str(), base_.out_dir.c_str());
-  }
-
-  TrainConfig base_;
+  DemoOptions options_;
   TrainFlags flags_;
-  double lambda_ = 5e-4;
+  std::string preset_ = "collapse";
+  CLI::App* app_ = nullptr;
 };
 }  // namespace
 

@@ -12,7 +12,7 @@ class ExperimentCommand : public Command {
  public:
   void add_flags(CLI::App& app) override {
     auto& o = options_;
-    app.add_option("name", name_, "equivalence | underfit | collapse | seeds | equilibrium | optimizers")->required();
+    app.add_option("name", name_, "equivalence | underfit | collapse | seeds | equilibrium | optimizers | mineps")->required();
     app.add_option("--out", o.out_dir, "output directory (default runs/NAME)");
     data_.add(app);
     app.add_option("--model", o.model, "override the experiment's model");

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string>& experiment_names() {
   static const std::vector<std::string> names = {"equivalence", "underfit", "collapse", "seeds", "equilibrium",
-                                                 "optimizers"};
+                                                 "optimizers", "mineps"};
   return names;
 }
 
@@ -27,8 +27,9 @@ ExperimentResult run_experiment(const std::string& name, const ExperimentOptions
   if (name == "seeds") return run_seeds(o);
   if (name == "equilibrium") return run_equilibrium(o);
   if (name == "optimizers") return run_optimizers(o);
+  if (name == "mineps") return run_mineps(o);
   throw std::invalid_argument("unknown experiment '" + name +
-                              "' (equivalence, underfit, collapse, seeds, equilibrium or optimizers)");
+                              "' (equivalence, underfit, collapse, seeds, equilibrium, optimizers or mineps)");
 }
 
 std::string prepare_experiment_dir(const std::string& dir) {

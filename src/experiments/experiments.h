@@ -9,6 +9,7 @@
 //   seeds        plain L2 vs ε-shifted L2 vs no decay over K seeds: accuracy mean ± std
 //   equilibrium  steady-state angular update vs √(2ηλ/(1+α)), plain L2 and ε-shifted
 //   optimizers   beyond the paper: SGD, AdamW, SGDP × no decay / plain L2 / ε-shifted L2, and an ε sweep
+//   mineps       beyond the paper: --mineps auto against a sweep of fixed ε on the collapse setting
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,7 @@ ExperimentResult run_collapse(const ExperimentOptions& options);
 ExperimentResult run_seeds(const ExperimentOptions& options);
 ExperimentResult run_equilibrium(const ExperimentOptions& options);
 ExperimentResult run_optimizers(const ExperimentOptions& options);
+ExperimentResult run_mineps(const ExperimentOptions& options);
 
 // ------------------------------------------------------------------ the equivalence, as a function
 struct EquivalenceConfig {

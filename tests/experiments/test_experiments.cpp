@@ -116,10 +116,23 @@ TEST(Experiments, EachEndsWithAVerdictThatMatchesItsResult) {
   if (!std::filesystem::exists(std::string(ESHIFT_FASHION_MNIST)))
     GTEST_FAIL() << "Fashion-MNIST not installed: run scripts/install-deps.sh";
   test::TempDir dir;
-  for (const std::string name : {"equivalence", "underfit", "collapse", "seeds", "equilibrium", "optimizers"}) {
+  for (const std::string name : {"equivalence", "underfit", "collapse", "seeds", "equilibrium", "optimizers", "mineps"}) {
     SCOPED_TRACE(name);
     const auto r = run_experiment(name, tiny_experiment(dir / name));
     expect_verdict(r, name == "equivalence" ? 0 : 40);  // the equivalence tests on nothing
+    if (name == "mineps") {
+      // auto and the sweep, each over both seeds; auto's ε is the one each run chose (> 0)
+      for (const std::string arm : {"auto", "ε = 0.001", "ε = 0.003", "ε = 0.01", "ε = 0.02", "ε = 0.05"})
+        EXPECT_NE(r.table.find("| " + arm + " | "), std::string::npos) << arm << "\n" << r.table;
+      for (const std::string run : {"auto_seed0", "auto_seed1"}) {
+        const auto config = nlohmann::json::parse(slurp(dir / (name + "/" + run + "/config.json")));
+        EXPECT_TRUE(config["mineps_auto"].get<bool>()) << run;
+        EXPECT_GT(config["mineps"].get<double>(), 0) << run;
+        EXPECT_EQ(config["mineps_layers"].size(), 9u) << run;
+      }
+      EXPECT_NE(r.table.find("| ε = 0.02 | 0.02 ± 0 |"), std::string::npos) << r.table;
+      continue;
+    }
     if (name != "optimizers") continue;
     // the 3 × 3 grid, each arm over both seeds, and the SGD column's ε sweep (ε = 0: the plain-L2 runs)
     for (const std::string opt : {"sgd", "adamw", "sgdp"})
