@@ -106,8 +106,9 @@ Communicator::Communicator(const DistEnvironment& env, std::chrono::milliseconds
   QuietStderr quiet;
   try {
     state_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
-    // torchrun's agent keeps its store across restarts: each attempt's keys get their own prefix,
-    // as PyTorch's env:// rendezvous does (else the restarted ranks find the last attempt's keys)
+    // torchrun's agent may keep its store across restarts (PyTorch's env:// rendezvous once prefixed
+    // each attempt's keys for that; 2.15's agent starts a new store per attempt): each attempt's keys
+    // get a prefix of their own, so restarted ranks never find the last attempt's keys
     if (env.launcher_serves_store)
       state_->store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restart_count),
                                                              state_->store);

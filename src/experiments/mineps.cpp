@@ -65,7 +65,7 @@ ExperimentResult run_mineps(const ExperimentOptions& o) {
   t << "| ε | ε used (auto: the median over its layers; mean over seeds) | test accuracy (%) | final train loss | min σ at the end | steps that would "
        "overflow float16 at the loss scale | runs |\n|---|---|---|---|---|---|---|\n";
   for (const auto& arm : arms)
-    t << "| " << arm.title << " | " << strprintf("%.3g ± %.2g", sample_mean(arm.chosen), sample_std(arm.chosen)) << " | " << mean_pm_std(arm.test_acc, 100) << " | "
+    t << "| " << arm.title << " | " << (arm.eps > 0 ? strprintf("%g", arm.eps) : strprintf("%.3g ± %.2g", sample_mean(arm.chosen), sample_std(arm.chosen))) << " | " << mean_pm_std(arm.test_acc, 100) << " | "
       << mean_pm_std(arm.train_loss, 1, 4) << " | " << mean_pm_std(arm.sigma_min, 1, 4) << " | "
       << mean_pm_std(arm.overflow, 1, 1) << " | " << arm.test_acc.size() << " |\n";
 
