@@ -108,6 +108,7 @@ std::vector<double> each(const std::vector<RunStats>& runs, double RunStats::*fi
 // "0.0123" or, over several seeds, "0.0123 ± 0.00041" (the spread to 2 significant digits; percentages
 // keep their own format)
 std::string cell(const std::vector<double>& v, const char* format, double scale = 1) {
+  if (std::all_of(v.begin(), v.end(), [](double x) { return std::isnan(x); })) return "–";  // no probe taken
   const bool percent = std::string(format).find("%%") != std::string::npos;
   std::string out = strprintf(format, scale * sample_mean(v));
   if (v.size() > 1) out += " ± " + strprintf(percent ? format : "%.2g", scale * sample_std(v));
@@ -231,16 +232,22 @@ DemoResult run_demo(const DemoOptions& o) {
     << g3(shifted_sigma) << " (" << g3(shifted_sigma / o.eps) << "× ε), "
     << strprintf("%.0f%%", 100 * mean(1, &RunStats::below_share)) << " below ε"
     << (o.no_decay_arm ? "; without decay it ended at " + g3(mean(2, &RunStats::sigma_min)) : std::string()) << ".\n";
-  w << "- **Effective learning rate and gradients.** Under plain L2 the median effective learning rate went from "
-    << g3(mean(0, &RunStats::eff_lr_first)) << " to " << g3(mean(0, &RunStats::eff_lr_last)) << " ("
-    << g3(mean(0, &RunStats::eff_lr_last) / mean(0, &RunStats::eff_lr_first)) << "×), with the ε-shift to "
-    << g3(mean(1, &RunStats::eff_lr_last))
-    << (o.no_decay_arm ? ", without decay it fell to " + g3(mean(2, &RunStats::eff_lr_last)) : std::string())
-    << ". The largest gradient element reached " << g3(mean(0, &RunStats::grad_max)) << " under plain L2 against "
-    << g3(mean(1, &RunStats::grad_max)) << " with the ε-shift; at float16's loss scale (a simulated GradScaler, starting "
-    << "at 2^16) that is " << g3(mean(0, &RunStats::scaled_ratio_max)) << " and " << g3(mean(1, &RunStats::scaled_ratio_max))
-    << " of float16's largest number, and " << strprintf("%.1f", mean(0, &RunStats::overflow_steps)) << " and "
-    << strprintf("%.1f", mean(1, &RunStats::overflow_steps)) << " steps would have overflowed.\n";
+  const bool probed = !std::isnan(mean(0, &RunStats::eff_lr_first));
+  if (!probed) {
+    w << "- **Effective learning rate and gradients.** No probe was taken: the runs are shorter than --probe-every "
+      << o.base.probe_every << " steps (give a smaller one).\n";
+  } else {
+    w << "- **Effective learning rate and gradients.** Under plain L2 the median effective learning rate went from "
+      << g3(mean(0, &RunStats::eff_lr_first)) << " to " << g3(mean(0, &RunStats::eff_lr_last)) << " ("
+      << g3(mean(0, &RunStats::eff_lr_last) / mean(0, &RunStats::eff_lr_first)) << "×), with the ε-shift to "
+      << g3(mean(1, &RunStats::eff_lr_last))
+      << (o.no_decay_arm ? ", without decay it fell to " + g3(mean(2, &RunStats::eff_lr_last)) : std::string())
+      << ". The largest gradient element reached " << g3(mean(0, &RunStats::grad_max)) << " under plain L2 against "
+      << g3(mean(1, &RunStats::grad_max)) << " with the ε-shift; at float16's loss scale (a simulated GradScaler, starting "
+      << "at 2^16) that is " << g3(mean(0, &RunStats::scaled_ratio_max)) << " and " << g3(mean(1, &RunStats::scaled_ratio_max))
+      << " of float16's largest number, and " << strprintf("%.1f", mean(0, &RunStats::overflow_steps)) << " and "
+      << strprintf("%.1f", mean(1, &RunStats::overflow_steps)) << " steps would have overflowed.\n";
+  }
   auto spread = [&](size_t arm, double RunStats::*field) { return sample_std(each(st[arm], field)); };
   const double loss_gap = mean(0, &RunStats::train_loss) - mean(1, &RunStats::train_loss);
   w << "- **Loss and accuracy.** Final training loss " << strprintf("%.3f", mean(0, &RunStats::train_loss))
