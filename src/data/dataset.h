@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "eshift/data/jpeg.h"
 #include "eshift/data/transform.h"
 
 namespace eshift {
@@ -26,7 +27,7 @@ struct DataOptions {
   bool cifar100_coarse = false;   // CIFAR-100: the 20 superclasses instead of the 100 classes
   bool bad_images_fatal = false;  // image folders: an unreadable image stops the run (else: skipped, counted)
   int image_size = 224;           // image folders: side of the training crop and the evaluation center crop
-  int64_t max_image_pixels = 178956970;  // image folders: a JPEG declaring more is damaged (jpeg.h, PIL's limit)
+  int64_t max_image_pixels = kDefaultMaxImagePixels;  // image folders: a JPEG declaring more is damaged (jpeg.h)
 };
 
 // How the training transform augments (flags --crop-padding, --no-flip).
