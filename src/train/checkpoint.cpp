@@ -135,8 +135,10 @@ std::string read_checkpoint_bytes(const std::string& path) {
   return bytes;
 }
 
-CheckpointInfo read_checkpoint_info(const std::string& path) {
-  auto archive = open_archive(read_file(path), path, torch::kCPU);
+CheckpointInfo read_checkpoint_info(const std::string& path) { return read_checkpoint_info_bytes(read_file(path), path); }
+
+CheckpointInfo read_checkpoint_info_bytes(const std::string& bytes, const std::string& path) {
+  auto archive = open_archive(bytes, path, torch::kCPU);
   return read_info(archive, path);
 }
 

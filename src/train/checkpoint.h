@@ -54,7 +54,9 @@ std::string read_checkpoint_bytes(const std::string& path);
 CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                                const ModelSpec& expected, const torch::Device& device,
                                ExecutionPolicy* policy = nullptr);
-// The same from bytes of read_checkpoint_bytes; `name` (the file they came from) names them in errors.
+// read_checkpoint_info and load_checkpoint from bytes of read_checkpoint_bytes (a file read once);
+// `name` (the file they came from) names them in errors.
+CheckpointInfo read_checkpoint_info_bytes(const std::string& bytes, const std::string& name);
 CheckpointInfo load_checkpoint_bytes(const std::string& bytes, const std::string& name, torch::nn::Module& model,
                                      torch::optim::Optimizer* optimizer, const ModelSpec& expected,
                                      const torch::Device& device, ExecutionPolicy* policy = nullptr);

@@ -295,9 +295,11 @@ void Trainer::resume_run() {
     path = checkpoints_->latest();
     if (!std::filesystem::exists(path) && !checkpoints_->newest_intact("").empty()) path = checkpoints_->newest_intact("");
   }
+  std::string bytes;  // the file, read once: its metadata, then (settings checked) the state
   CheckpointInfo info;
   try {
-    info = read_checkpoint_info(path);  // verifies the checksum
+    bytes = read_checkpoint_bytes(path);  // verifies the checksum
+    info = read_checkpoint_info_bytes(bytes, path);
   } catch (const CheckpointError& e) {
     const std::string older = checkpoints_->newest_intact(path);
     if (older.empty()) throw;
@@ -324,7 +326,6 @@ void Trainer::resume_run() {
   if (!refused.empty())
     throw std::invalid_argument("--resume would change the run's settings: " + refused +
                                 " (give the run's flags again, or name the settings meant to change in --resume-override)");
-  std::string bytes = read_checkpoint_bytes(path);
   load_checkpoint_bytes(bytes, path, *model_, optimizer_.get(), config_.model, policy_->placement().device, policy_.get());
   if (dist_.distributed()) resumed_bytes_ = std::move(bytes);  // for the other ranks
   resumed_from_ = path;
