@@ -36,5 +36,6 @@ std::unique_ptr<Command> make_report_command();
 std::unique_ptr<Command> make_launch_command();
 std::unique_ptr<Command> make_models_command();
 std::unique_ptr<Command> make_import_command();
+std::unique_ptr<Command> make_detect_eval_command();
 
 }  // namespace eshift::cli
