@@ -320,6 +320,8 @@ void parse_file(const std::string& path, bool results_file, Handler&& handler) {
   }
   if (results_file && !sax.saw_top_level_array())
     throw DataError(path + ": a results file is a JSON list of detections");
+  if (!results_file && sax.saw_top_level_array())
+    throw DataError(path + ": an annotation file is a JSON object with images, categories and annotations");
 }
 
 // An RLE must have its image's size.

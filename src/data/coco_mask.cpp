@@ -188,27 +188,29 @@ uint64_t rle_area(const Rle& rle) {
 }
 
 Box rle_to_box(const Rle& rle) {
-  // COCO's rleToBbox, in its unsigned arithmetic: a run of ones that wraps into the next column
-  // spans the whole height.
+  // pycocotools' rleToBbox (2.0.11), in its unsigned arithmetic: the box of the runs of ones, a run
+  // that wraps into the next column spanning the whole height; runs of length zero are skipped.
   const uint32_t h = rle.height, w = rle.width;
   const size_t m = rle.counts.size() / 2 * 2;
   if (m == 0 || h == 0) return {0, 0, 0, 0};
-  uint32_t xs = w, ys = h, xe = 0, ye = 0, xp = 0, cc = 0;
+  uint32_t xs = w, ys = h, xe = 0, ye = 0, cc = 0;
   for (size_t j = 0; j < m; ++j) {
+    const uint32_t start = cc;
     cc += rle.counts[j];
-    const uint32_t t = cc - uint32_t(j % 2), y = t % h, x = (t - y) / h;
-    if (j % 2 == 0)
-      xp = x;
-    else if (xp < x) {
+    if (j % 2 == 0 || rle.counts[j] == 0) continue;
+    const uint32_t y_start = start % h, x_start = (start - y_start) / h;
+    const uint32_t y_end = (cc - 1) % h, x_end = (cc - 1 - y_end) / h;
+    xs = std::min(xs, x_start);
+    xe = std::max(xe, x_end);
+    if (x_start < x_end) {
       ys = 0;
       ye = h - 1;
+    } else {
+      ys = std::min(ys, y_start);
+      ye = std::max(ye, y_end);
     }
-    xs = std::min(xs, x);
-    xe = std::max(xe, x);
-    ys = std::min(ys, y);
-    ye = std::max(ye, y);
   }
-  return {double(xs), double(ys), double(xe) - xs + 1, double(ye) - ys + 1};
+  return {double(xs), double(ys), double(uint32_t(xe - xs + 1)), double(uint32_t(ye - ys + 1))};
 }
 
 double box_iou(const Box& d, const Box& g, bool crowd) {

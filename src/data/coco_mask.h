@@ -1,7 +1,8 @@
 #pragma once
 // COCO's instance masks: run-length encoding (RLE), polygon rasterization, area, bounding box, IoU
 // and COCO's compressed RLE string, with the semantics of COCO's published mask API (cocoapi's
-// maskApi.c, pycocotools.mask), tested against pycocotools (tests/data/test_coco_mask.cpp).
+// maskApi.c as pycocotools 2.0.11 ships it: its rleToBbox skips runs of length zero, the original
+// did not), tested against pycocotools (tests/data/test_coco_mask.cpp).
 //
 // Conventions (COCO's):
 //   - An RLE of an h×w mask runs over the pixels in column-major order (x outer, y inner): pixel
