@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make interop: eshift's import of PyTorch weights against PyTorch (bench/interop.py), and eshift's
-# TensorBoard event files read by TensorBoard itself (bench/check_tensorboard.py), in a virtual
-# environment with pip's torch + torchvision (CPU wheels from download.pytorch.org when that index
-# is reachable, else PyPI's) and tensorboard. Safe to rerun: an environment that has them is reused.
+# TensorBoard event files read by TensorBoard itself (bench/check_tensorboard.py), and eshift's COCO
+# evaluation (detect-eval) against pycocotools (bench/coco_interop.py), in a virtual environment with
+# pip's torch + torchvision (CPU wheels from download.pytorch.org when that index is reachable, else
+# PyPI's), tensorboard, pycocotools and faster-coco-eval. Safe to rerun: an environment that has them
+# is reused.
 #   usage: scripts/interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR [bench/interop.py flags]
 #          scripts/interop.sh --venv-only VENV_DIR   (only the environment: make bench-loader)
 set -euo pipefail
@@ -22,6 +24,10 @@ if ! "$venv/bin/python" -c 'import tensorboard' >/dev/null 2>&1; then
   echo "interop: pip install tensorboard into $venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check tensorboard
 fi
+if ! "$venv/bin/python" -c 'import pycocotools, faster_coco_eval' >/dev/null 2>&1; then
+  echo "interop: pip install pycocotools faster-coco-eval into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check pycocotools faster-coco-eval
+fi
 $venv_only && exit 0
 binary=${2:?usage: interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR}
 out=${3:?usage: interop.sh VENV_DIR ESHIFT_BINARY OUT_DIR}
@@ -29,4 +35,5 @@ shift 3
 status=0
 "$venv/bin/python" bench/interop.py --eshift "$binary" --out "$out" "$@" || status=1
 "$venv/bin/python" bench/check_tensorboard.py --eshift "$binary" --out "$out" --self-check || status=1
+"$venv/bin/python" bench/coco_interop.py --eshift "$binary" --dir "$out/coco" || status=1
 exit $status
