@@ -173,12 +173,20 @@ CocoIouType parse_coco_iou_type(const std::string& text) {
 }
 
 CocoStats evaluate_coco(const CocoAnnotationFile& truth, const std::vector<CocoAnnotation>& detections,
-                        CocoIouType type) {
+                        CocoIouType type, const std::optional<std::vector<int64_t>>& only_images) {
   // Images and categories in the order of their ids (pycocotools sorts both).
   std::vector<int64_t> image_ids, category_ids;
-  for (const auto& image : truth.images) image_ids.push_back(image.id);
+  if (only_images) {
+    for (int64_t id : *only_images)
+      if (!truth.image_index.count(id))
+        throw DataError("image " + std::to_string(id) + " is not among the images of " + truth.path);
+    image_ids = *only_images;
+  } else {
+    for (const auto& image : truth.images) image_ids.push_back(image.id);
+  }
   for (const auto& category : truth.categories) category_ids.push_back(category.id);
   std::sort(image_ids.begin(), image_ids.end());
+  image_ids.erase(std::unique(image_ids.begin(), image_ids.end()), image_ids.end());
   std::sort(category_ids.begin(), category_ids.end());
   std::unordered_map<int64_t, int> image_order, category_order;
   for (size_t i = 0; i < image_ids.size(); ++i) image_order[image_ids[i]] = int(i);
@@ -190,13 +198,16 @@ CocoStats evaluate_coco(const CocoAnnotationFile& truth, const std::vector<CocoA
   auto cell = [&](int64_t image_id, int64_t category_id) -> Cell* {
     auto k = category_order.find(category_id);
     if (k == category_order.end()) return nullptr;  // not scored
-    const int i = image_order.at(image_id);
+    auto image = image_order.find(image_id);
+    if (image == image_order.end()) return nullptr;  // not among the images evaluated
+    const int i = image->second;
     const int64_t key = int64_t(k->second) * int64_t(image_ids.size()) + i;
     auto [it, added] = cell_of.emplace(key, cells.size());
     if (added) cells.push_back(Cell{k->second, i, {}, {}});
     return &cells[it->second];
   };
-  for (const auto& a : truth.annotations) cell(a.image_id, a.category_id)->truths.push_back(&a);
+  for (const auto& a : truth.annotations)
+    if (Cell* c = cell(a.image_id, a.category_id)) c->truths.push_back(&a);
   for (const auto& d : detections)
     if (Cell* c = cell(d.image_id, d.category_id)) c->detections.push_back(&d);
   std::sort(cells.begin(), cells.end(), [](const Cell& a, const Cell& b) {

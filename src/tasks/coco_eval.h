@@ -28,6 +28,7 @@
 // evaluation (loadRes's bbox branch); a detection without a mask is its box's polygon in segm
 // evaluation, one without a box gets its mask's box in bbox evaluation.
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,11 +43,12 @@ CocoIouType parse_coco_iou_type(const std::string& text);  // std::invalid_argum
 
 using CocoStats = std::array<double, 12>;
 
-// The 12 numbers of `detections` (read_coco_results) against `truth`. Throws DataError when segm
-// evaluation meets an annotation without a segmentation or a detection without box and mask, or
-// when a detection lacks the box its file's first detection has.
+// The 12 numbers of `detections` (read_coco_results) against `truth`, over all its images or only
+// `image_ids` (pycocotools' params.imgIds: what an evaluation of part of a set sets). Throws
+// DataError when segm evaluation meets an annotation without a segmentation or a detection without
+// box and mask, or when a detection lacks the box its file's first detection has.
 CocoStats evaluate_coco(const CocoAnnotationFile& truth, const std::vector<CocoAnnotation>& detections,
-                        CocoIouType type);
+                        CocoIouType type, const std::optional<std::vector<int64_t>>& image_ids = std::nullopt);
 
 // The 12 lines pycocotools' summarize() prints, e.g.
 //  Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.378
