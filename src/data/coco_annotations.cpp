@@ -2,8 +2,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
-#include <fstream>
+#include <cstring>
+#include <string_view>
 #include <functional>
 #include <unordered_set>
 
@@ -19,6 +26,23 @@ using nlohmann::json;
 // What a file holds: an annotation file's sections, or a results file's one list.
 enum class Section { None, Images, Categories, Annotations, Results };
 
+// The keys the reader acts on, recognized once per key.
+enum class Key { Other, Id, ImageId, CategoryId, Bbox, Area, Iscrowd, Segmentation, Score, Counts, Size, FileName,
+                 Height, Width, Name, Images, Categories, Annotations };
+
+Key key_of(std::string_view name) {
+  static const std::pair<std::string_view, Key> keys[] = {
+      {"id", Key::Id},           {"image_id", Key::ImageId},   {"category_id", Key::CategoryId},
+      {"bbox", Key::Bbox},       {"area", Key::Area},          {"iscrowd", Key::Iscrowd},
+      {"segmentation", Key::Segmentation}, {"score", Key::Score}, {"counts", Key::Counts},
+      {"size", Key::Size},       {"file_name", Key::FileName}, {"height", Key::Height},
+      {"width", Key::Width},     {"name", Key::Name},          {"images", Key::Images},
+      {"categories", Key::Categories}, {"annotations", Key::Annotations}};
+  for (const auto& [text, key] : keys)
+    if (text == name) return key;
+  return Key::Other;
+}
+
 // A number or string as it was read, before the element it belongs to is known to be complete.
 struct Scalar {
   enum Kind { Number, String, Bool, Null } kind = Null;
@@ -30,14 +54,27 @@ struct Scalar {
 
 // One element (image, category, annotation or detection) as its fields arrive.
 struct Element {
-  std::vector<std::pair<std::string, Scalar>> scalars;  // a handful: a list beats a map
+  std::vector<std::pair<Key, Scalar>> scalars;  // a handful: a list beats a map
   std::vector<double> bbox;
   bool bbox_seen = false, bbox_bad = false;
   std::vector<std::vector<double>> polygons;
   bool segmentation_seen = false, segmentation_is_rle = false;
-  std::optional<std::string> rle_string;
+  std::string rle_string;  // compressed counts, when has_rle_string (the buffer is reused)
+  bool has_rle_string = false;
   std::vector<double> rle_counts, rle_size;
   std::string problem;  // the first structural problem met inside it
+
+  // Empty again, keeping the memory (one element after another reuses it).
+  void clear() {
+    scalars.clear();
+    bbox.clear();
+    bbox_seen = bbox_bad = segmentation_seen = segmentation_is_rle = false;
+    polygons.clear();
+    has_rle_string = false;
+    rle_counts.clear();
+    rle_size.clear();
+    problem.clear();
+  }
 };
 
 // The SAX handler: a stack of the objects and arrays it is inside, each with the key it is at.
@@ -71,19 +108,18 @@ class CocoSax : public nlohmann::json_sax<json> {
   bool string(string_t& value) override {
     Scalar s;
     s.kind = Scalar::String;
-    s.text = std::move(value);
-    return scalar(std::move(s));
+    return scalar(std::move(s), &value);
   }
   bool binary(binary_t&) override { return true; }
 
   bool start_object(std::size_t) override {
-    if (at_element_level()) element_ = Element{};
+    if (at_element_level()) element_.clear();
     open(true);
-    if (in_field("segmentation") && stack_.size() == field_depth() + 2) element_.segmentation_is_rle = true;
+    if (in_field(Key::Segmentation) && stack_.size() == field_depth() + 2) element_.segmentation_is_rle = true;
     return true;
   }
   bool key(string_t& name) override {
-    stack_.back().key = name;
+    stack_.back().key = key_of(name);
     return true;
   }
   bool end_object() override {
@@ -94,10 +130,10 @@ class CocoSax : public nlohmann::json_sax<json> {
   bool start_array(std::size_t) override {
     open(false);
     const size_t d = inside_element() ? field_depth() : 0;
-    if (in_field("segmentation") && stack_.size() == d + 3 && !stack_[d + 1].object)
+    if (in_field(Key::Segmentation) && stack_.size() == d + 3 && !stack_[d + 1].object)
       element_.polygons.emplace_back();  // a polygon of a segmentation list
-    if (in_field("bbox") && stack_.size() == d + 2) element_.bbox_seen = true;
-    if (in_field("segmentation") && stack_.size() == d + 2) element_.segmentation_seen = true;
+    if (in_field(Key::Bbox) && stack_.size() == d + 2) element_.bbox_seen = true;
+    if (in_field(Key::Segmentation) && stack_.size() == d + 2) element_.segmentation_seen = true;
     return true;
   }
   bool end_array() override {
@@ -117,7 +153,7 @@ class CocoSax : public nlohmann::json_sax<json> {
  private:
   struct Frame {
     bool object;
-    std::string key;
+    Key key = Key::Other;
   };
 
   void open(bool object) {
@@ -135,10 +171,10 @@ class CocoSax : public nlohmann::json_sax<json> {
   Section section() const {
     if (results_file_) return Section::Results;
     if (stack_.empty() || !stack_[0].object) return Section::None;
-    const std::string& key = stack_[0].key;
-    if (key == "images") return Section::Images;
-    if (key == "categories") return Section::Categories;
-    if (key == "annotations") return Section::Annotations;
+    const Key key = stack_[0].key;
+    if (key == Key::Images) return Section::Images;
+    if (key == Key::Categories) return Section::Categories;
+    if (key == Key::Annotations) return Section::Annotations;
     return Section::None;
   }
   // Whether the next object (or the one just closed) is an element: directly in its section's list.
@@ -153,7 +189,7 @@ class CocoSax : public nlohmann::json_sax<json> {
     return depth && stack_.size() > *depth && (*depth == 0 || !stack_[*depth - 1].object) &&
            stack_[*depth].object;
   }
-  bool in_field(const char* name) const { return inside_element() && stack_[field_depth()].key == name; }
+  bool in_field(Key key) const { return inside_element() && stack_[field_depth()].key == key; }
 
   bool integer(int64_t value) {
     Scalar s;
@@ -164,38 +200,42 @@ class CocoSax : public nlohmann::json_sax<json> {
     return scalar(std::move(s));
   }
 
-  bool scalar(Scalar value) {
+  // A value; a string's text is `text` (copied only where it is kept).
+  bool scalar(Scalar value, const std::string* text = nullptr) {
     if (!inside_element()) return true;
     const size_t field = field_depth();
-    const std::string& name = stack_[field].key;
+    const Key name = stack_[field].key;
     if (stack_.size() == field + 1) {  // a field's own value
-      if (name == "bbox" || name == "segmentation") {
-        if (value.kind != Scalar::Null) note(name + " is not a list");
+      if (name == Key::Bbox || name == Key::Segmentation) {
+        if (value.kind != Scalar::Null) note(name == Key::Bbox ? "bbox is not a list" : "segmentation is not a list");
         return true;
       }
+      if (text) value.text = *text;
       element_.scalars.emplace_back(name, std::move(value));
       return true;
     }
-    if (name == "bbox") {
+    if (name == Key::Bbox) {
       if (stack_.size() != field + 2 || value.kind != Scalar::Number)
         element_.bbox_bad = true;
       else
         element_.bbox.push_back(value.number);
       return true;
     }
-    if (name != "segmentation") return true;  // a field eshift does not read
+    if (name != Key::Segmentation) return true;  // a field eshift does not read
     if (stack_[field + 1].object) {           // an RLE
       element_.segmentation_is_rle = true;
-      const std::string& key = stack_[field + 1].key;
+      const Key key = stack_[field + 1].key;
+      const char* key_name = key == Key::Counts ? "counts" : "size";
       if (stack_.size() == field + 2) {
-        if (key == "counts" && value.kind == Scalar::String)
-          element_.rle_string = std::move(value.text);
-        else if (key == "counts" || key == "size")
-          note("segmentation " + key + " is neither a list nor a string");
-      } else if (stack_.size() == field + 3 && value.kind == Scalar::Number && (key == "counts" || key == "size")) {
-        (key == "counts" ? element_.rle_counts : element_.rle_size).push_back(value.number);
-      } else if (key == "counts" || key == "size") {
-        note("segmentation " + key + " holds something other than numbers");
+        if (key == Key::Counts && value.kind == Scalar::String) {
+          element_.rle_string.assign(*text);  // a copy: the lexer keeps its buffer for the next string
+          element_.has_rle_string = true;
+        } else if (key == Key::Counts || key == Key::Size)
+          note(std::string("segmentation ") + key_name + " is neither a list nor a string");
+      } else if (stack_.size() == field + 3 && value.kind == Scalar::Number && (key == Key::Counts || key == Key::Size)) {
+        (key == Key::Counts ? element_.rle_counts : element_.rle_size).push_back(value.number);
+      } else if (key == Key::Counts || key == Key::Size) {
+        note(std::string("segmentation ") + key_name + " holds something other than numbers");
       }
       return true;
     }
@@ -222,13 +262,18 @@ class CocoSax : public nlohmann::json_sax<json> {
 // Field readers of a finished element; `where` names the file and element in errors.
 struct FieldReader {
   const Element& element;
-  std::string where;
+  const std::string& path;
+  const char* kind;  // "image", "category", "annotation", "detection"
+  int64_t id;        // its id (its position in the file until the id is read)
 
-  [[noreturn]] void fail(const std::string& problem) const { throw DataError(where + ": " + problem); }
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw DataError(path + ": " + kind + " " + std::to_string(id) + ": " + problem);
+  }
 
   const Scalar* find(const char* name) const {
+    const Key wanted = key_of(name);
     for (const auto& [key, value] : element.scalars)
-      if (key == name) return value.kind == Scalar::Null ? nullptr : &value;
+      if (key == wanted) return value.kind == Scalar::Null ? nullptr : &value;
     return nullptr;
   }
   int64_t integer(const char* name) const {
@@ -276,9 +321,9 @@ struct FieldReader {
         for (double v : element.rle_size)
           if (!(v >= 0 && v <= 100000 && std::floor(v) == v)) fail("segmentation size is not [height, width]");
         const uint32_t h = uint32_t(element.rle_size[0]), w = uint32_t(element.rle_size[1]);
-        if (!element.rle_string && element.rle_counts.empty()) fail("segmentation has no counts");
-        if (element.rle_string) {
-          out.rle = coco::rle_from_string(*element.rle_string, h, w);
+        if (!element.has_rle_string && element.rle_counts.empty()) fail("segmentation has no counts");
+        if (element.has_rle_string) {
+          out.rle = coco::rle_from_string(element.rle_string, h, w);
         } else {
           std::vector<uint32_t> counts;
           counts.reserve(element.rle_counts.size());
@@ -306,14 +351,48 @@ struct FieldReader {
   }
 };
 
+// The file mapped into memory (read-only, paged in as the parser goes: nothing is copied).
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw DataError(path + ": cannot open it (" + std::strerror(errno) + ")");
+    struct stat info {};
+    if (::fstat(fd_, &info) != 0 || !S_ISREG(info.st_mode)) {
+      ::close(fd_);
+      throw DataError(path + ": not a regular file");
+    }
+    size_ = size_t(info.st_size);
+    if (size_ > 0) {
+      void* data = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+      if (data == MAP_FAILED) {
+        ::close(fd_);
+        throw DataError(path + ": cannot map it (" + std::strerror(errno) + ")");
+      }
+      data_ = static_cast<const char*>(data);
+      ::madvise(data, size_, MADV_SEQUENTIAL);
+    }
+  }
+  ~MappedFile() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+    ::close(fd_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const char* begin() const { return data_ ? data_ : ""; }
+  const char* end() const { return begin() + size_; }
+
+ private:
+  int fd_ = -1;
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 template <typename Handler>
 void parse_file(const std::string& path, bool results_file, Handler&& handler) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw DataError(path + ": cannot open it");
-  std::vector<char> buffer(1 << 20);
-  file.rdbuf()->pubsetbuf(buffer.data(), std::streamsize(buffer.size()));
+  const MappedFile file(path);
   CocoSax sax(results_file, std::forward<Handler>(handler));
-  const bool ok = json::sax_parse(file, &sax);
+  const bool ok = json::sax_parse(file.begin(), file.end(), &sax);
   if (!ok) {
     std::string message = first_line(sax.error_message());
     throw DataError(path + ": not valid JSON at byte " + std::to_string(sax.error_position()) + ": " + message);
@@ -340,10 +419,10 @@ CocoAnnotationFile read_coco_annotations(const std::string& path) {
   std::unordered_set<int64_t> ids;
   parse_file(path, false, [&](Section section, Element& element) {
     if (section == Section::Images) {
-      FieldReader field{element, path + ": image " + std::to_string(out.images.size() + 1)};
+      FieldReader field{element, path, "image", int64_t(out.images.size()) + 1};
       CocoImage image;
       image.id = field.integer("id");
-      field.where = path + ": image " + std::to_string(image.id);
+      field.id = image.id;
       image.file_name = field.text("file_name");
       const int64_t h = field.integer("height"), w = field.integer("width");
       if (h <= 0 || w <= 0 || h > 100000 || w > 100000) field.fail("height or width is not between 1 and 100000");
@@ -352,18 +431,18 @@ CocoAnnotationFile read_coco_annotations(const std::string& path) {
       if (!out.image_index.emplace(image.id, out.images.size()).second) field.fail("appears twice");
       out.images.push_back(std::move(image));
     } else if (section == Section::Categories) {
-      FieldReader field{element, path + ": category " + std::to_string(out.categories.size() + 1)};
+      FieldReader field{element, path, "category", int64_t(out.categories.size()) + 1};
       CocoCategory category;
       category.id = field.integer("id");
-      field.where = path + ": category " + std::to_string(category.id);
+      field.id = category.id;
       if (field.find("name")) category.name = field.text("name");
       if (!out.category_index.emplace(category.id, out.categories.size()).second) field.fail("appears twice");
       out.categories.push_back(std::move(category));
     } else if (section == Section::Annotations) {
-      FieldReader field{element, path + ": annotation " + std::to_string(out.annotations.size() + 1)};
+      FieldReader field{element, path, "annotation", int64_t(out.annotations.size()) + 1};
       CocoAnnotation a;
       a.id = field.integer("id");
-      field.where = path + ": annotation " + std::to_string(a.id);
+      field.id = a.id;
       if (!ids.insert(a.id).second) field.fail("appears twice");
       a.image_id = field.integer("image_id");
       a.category_id = field.integer("category_id");
@@ -378,7 +457,7 @@ CocoAnnotationFile read_coco_annotations(const std::string& path) {
   // The images and categories may come after the annotations in the file: check these now.
   for (const CocoAnnotation& a : out.annotations) {
     const Element none;
-    const FieldReader field{none, path + ": annotation " + std::to_string(a.id)};
+    const FieldReader field{none, path, "annotation", a.id};
     auto image = out.image_index.find(a.image_id);
     if (image == out.image_index.end()) field.fail("image_id " + std::to_string(a.image_id) + " is not among the images");
     if (!out.category_index.count(a.category_id))
@@ -393,7 +472,7 @@ std::vector<CocoAnnotation> read_coco_results(const std::string& path, const Coc
   parse_file(path, true, [&](Section, Element& element) {
     CocoAnnotation d;
     d.id = int64_t(out.size()) + 1;
-    FieldReader field{element, path + ": detection " + std::to_string(d.id)};
+    FieldReader field{element, path, "detection", d.id};
     d.image_id = field.integer("image_id");
     d.category_id = field.integer("category_id");
     d.score = field.number("score");

@@ -71,6 +71,10 @@ Rle rle_from_polygon(const std::vector<double>& xy, uint32_t height, uint32_t wi
   y[k] = y[0];
   // ... trace every edge densely: one point per step along its longer axis ...
   std::vector<int> u, v;
+  size_t points = 0;
+  for (size_t j = 0; j < k; ++j) points += size_t(std::max(std::abs(x[j] - x[j + 1]), std::abs(y[j] - y[j + 1]))) + 1;
+  u.reserve(points);
+  v.reserve(points);
   for (size_t j = 0; j < k; ++j) {
     int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1];
     const int dx = std::abs(xe - xs), dy = std::abs(ys - ye);
@@ -96,6 +100,7 @@ Rle rle_from_polygon(const std::vector<double>& xy, uint32_t height, uint32_t wi
   // ... keep the points where the boundary crosses a pixel column's centre, downsampled, with the
   // first pixel row below the crossing ...
   std::vector<uint32_t> starts;
+  starts.reserve(u.size() / 4 + 2);
   for (size_t j = 1; j < u.size(); ++j) {
     if (u[j] == u[j - 1]) continue;
     double xd = double(u[j] < u[j - 1] ? u[j] : u[j] - 1);
@@ -277,6 +282,7 @@ std::string rle_to_string(const Rle& rle) {
 
 Rle rle_from_string(std::string_view text, uint32_t height, uint32_t width) {
   Rle rle{height, width, {}};
+  rle.counts.reserve(text.size());
   size_t p = 0;
   while (p < text.size()) {
     int64_t x = 0;

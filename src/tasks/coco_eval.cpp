@@ -30,11 +30,22 @@ std::array<double, N> linspace(double start, double stop) {
 const std::array<double, kThresholds> kIouThresholds = linspace<kThresholds>(0.5, 0.95);
 const std::array<double, kRecallPoints> kRecallThresholds = linspace<kRecallPoints>(0.0, 1.0);
 
-// A region as the IoU needs it: a box, or a mask with its box.
+// A region as the IoU needs it: a box, or a mask (its own, or the file's when it is an RLE there)
+// with its box.
 struct Region {
   coco::Box box{};
-  coco::Rle mask;
+  coco::Rle owned;
+  const coco::Rle* file_mask = nullptr;
+  const coco::Rle& mask() const { return file_mask ? *file_mask : owned; }
 };
+
+// The mask of an annotation or detection: its RLE as read, or its polygons rasterized.
+void set_mask(Region& region, const CocoAnnotation& a, const CocoImage& image) {
+  if (a.segmentation.rle)
+    region.file_mask = &*a.segmentation.rle;
+  else
+    region.owned = annotation_mask(a, image);
+}
 
 struct Truth {
   int64_t id;
@@ -65,7 +76,7 @@ bool outside(double area, int range) { return area < kAreaRanges[range][0] || ar
 
 double iou(const Region& d, const Region& g, bool crowd, CocoIouType type) {
   if (type == CocoIouType::Bbox) return coco::box_iou(d.box, g.box, crowd);
-  return coco::mask_iou(d.mask, d.box, g.mask, g.box, crowd);
+  return coco::mask_iou(d.mask(), d.box, g.mask(), g.box, crowd);
 }
 
 // Per-image matching (pycocotools' evaluateImg) of the score-sorted detections against the truths
@@ -217,16 +228,17 @@ CocoStats evaluate_coco(const CocoAnnotationFile& truth, const std::vector<CocoA
   // A detection's area: its box's, when the file's first detection has a box (pycocotools' loadRes).
   const bool areas_from_boxes = !detections.empty() && detections.front().bbox.has_value();
   auto image_of = [&](int64_t image_id) -> const CocoImage& { return truth.images[truth.image_index.at(image_id)]; };
-  auto truth_of = [&](const CocoAnnotation& a) {
+  auto truth_of = [&](const CocoAnnotation& a, bool with_region) {
     Truth t{a.id, a.iscrowd, a.area, {}};
-    if (type == CocoIouType::Bbox) {
+    if (!with_region) {  // no detection to compare with: only counted
+    } else if (type == CocoIouType::Bbox) {
       t.region.box = *a.bbox;
     } else {
       if (a.segmentation.empty())
         throw DataError(truth.path + ": annotation " + std::to_string(a.id) +
                         " has no segmentation (segm evaluation needs one)");
-      t.region.mask = annotation_mask(a, image_of(a.image_id));
-      t.region.box = coco::rle_to_box(t.region.mask);
+      set_mask(t.region, a, image_of(a.image_id));
+      t.region.box = coco::rle_to_box(t.region.mask());
     }
     return t;
   };
@@ -235,10 +247,10 @@ CocoStats evaluate_coco(const CocoAnnotationFile& truth, const std::vector<CocoA
     const bool needs_mask = type == CocoIouType::Segm || !d.bbox || !areas_from_boxes;
     if (needs_mask) {
       if (!d.segmentation.empty())
-        out.region.mask = annotation_mask(d, image_of(d.image_id));
+        set_mask(out.region, d, image_of(d.image_id));
       else if (d.bbox) {
         const CocoImage& image = image_of(d.image_id);
-        out.region.mask = coco::rle_from_box(*d.bbox, image.height, image.width);
+        out.region.owned = coco::rle_from_box(*d.bbox, image.height, image.width);
       }
     }
     if (areas_from_boxes) {
@@ -247,9 +259,9 @@ CocoStats evaluate_coco(const CocoAnnotationFile& truth, const std::vector<CocoA
                         " has no bbox, but the first detection of its file has one");
       out.area = (*d.bbox)[2] * (*d.bbox)[3];
     } else {
-      out.area = double(coco::rle_area(out.region.mask));
+      out.area = double(coco::rle_area(out.region.mask()));
     }
-    out.region.box = type == CocoIouType::Segm || !d.bbox ? coco::rle_to_box(out.region.mask) : *d.bbox;
+    out.region.box = type == CocoIouType::Segm || !d.bbox ? coco::rle_to_box(out.region.mask()) : *d.bbox;
     return out;
   };
 
@@ -268,7 +280,7 @@ CocoStats evaluate_coco(const CocoAnnotationFile& truth, const std::vector<CocoA
       std::stable_sort(dts.begin(), dts.end(), [](auto* a, auto* b) { return a->score > b->score; });
       if (dts.size() > size_t(kMaxDets[kMaxDetSettings - 1])) dts.resize(kMaxDets[kMaxDetSettings - 1]);
       std::vector<Truth> gts;
-      for (const auto* a : cells[c].truths) gts.push_back(truth_of(*a));
+      for (const auto* a : cells[c].truths) gts.push_back(truth_of(*a, !dts.empty()));
       std::vector<Detection> ds;
       for (const auto* d : dts) ds.push_back(detection_of(*d));
       std::vector<double> ious(ds.size() * gts.size());
