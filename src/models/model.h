@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <utility>
+#include <vector>
 
 #include "eshift/models/model_spec.h"
 
@@ -15,6 +16,14 @@ class Model : public torch::nn::Module {
   explicit Model(ModelSpec spec) : spec_(std::move(spec)) {}
   // Input [B, C, H, W] → output (logits [B, num_classes] for the classifiers).
   virtual torch::Tensor forward(torch::Tensor x) = 0;
+  // A backbone's stage outputs, shallow to deep (a ResNet's C2–C5: strides 4, 8, 16, 32), what a
+  // feature pyramid reads; and their channels. Models without stages refuse.
+  virtual std::vector<torch::Tensor> features(torch::Tensor x) {
+    TORCH_CHECK(false, "model ", spec_.name, " gives no stage features (a detection backbone is a ResNet)");
+  }
+  virtual std::vector<int64_t> feature_channels() const {
+    TORCH_CHECK(false, "model ", spec_.name, " gives no stage features (a detection backbone is a ResNet)");
+  }
   const ModelSpec& spec() const { return spec_; }
 
  private:

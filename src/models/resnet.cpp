@@ -127,6 +127,8 @@ ResNetImpl::ResNetImpl(const ModelSpec& spec) : Model(spec), imagenet_(imagenet_
           in = planes;
         }
       }
+      stage_ends_.push_back(stages_->size());
+      stage_channels_.push_back(in);
     }
   } else {
     const int n = (resnet_depth(spec.name) - 2) / 6;
@@ -136,6 +138,8 @@ ResNetImpl::ResNetImpl(const ModelSpec& spec) : Model(spec), imagenet_(imagenet_
         stages_->push_back(BasicBlock(spec, in, out, (stage > 0 && b == 0) ? 2 : 1));
         in = out;
       }
+      stage_ends_.push_back(stages_->size());
+      stage_channels_.push_back(in);
     }
   }
   fc_ = register_module("fc", torch::nn::Linear(in, spec.num_classes));
@@ -148,6 +152,18 @@ torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   x = stages_->forward(x);
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
   return fc_->forward(x);
+}
+
+std::vector<torch::Tensor> ResNetImpl::features(torch::Tensor x) {
+  x = norm_relu(stem_norm_, stem_conv_.forward(x));
+  if (imagenet_) x = torch::max_pool2d(x, 3, 2, 1);
+  std::vector<torch::Tensor> out;
+  size_t block = 0;
+  for (size_t end : stage_ends_) {
+    for (; block < end; ++block) x = (stages_->begin() + long(block))->forward(x);
+    out.push_back(x);
+  }
+  return out;
 }
 
 namespace {

@@ -15,7 +15,8 @@
 // Every conv is built by the chosen family (--wnorm none|ws|wn|cwn) and followed by the chosen
 // feature normalization (--norm bn|gn), so every conv weight is scale-invariant.
 // Module names (checkpoints depend on them): conv1, norm1, stages.<i>.{conv1,norm1,conv2,norm2[,conv3,
-// norm3][,shortcut_conv,shortcut_norm]}, fc; the stages are one Sequential, numbered across stages.
+// norm3][,shortcut_conv,shortcut_norm]}, fc; the stages are one Sequential, numbered across stages
+// (features() knows where each stage ends).
 #include <torch/torch.h>
 
 #include "eshift/models/model.h"
@@ -27,10 +28,16 @@ class ResNetImpl : public Model {
  public:
   explicit ResNetImpl(const ModelSpec& spec);
   torch::Tensor forward(torch::Tensor x) override;  // logits [B, num_classes]
+  // The output of each stage (ImageNet layouts: C2–C5 at strides 4, 8, 16, 32; CIFAR: 3 stages at
+  // 1, 2, 4); forward() is the classifier on the last.
+  std::vector<torch::Tensor> features(torch::Tensor x) override;
+  std::vector<int64_t> feature_channels() const override { return stage_channels_; }
 
  private:
   torch::nn::AnyModule stem_conv_, stem_norm_;
   torch::nn::Sequential stages_{nullptr};
+  std::vector<size_t> stage_ends_;        // blocks of stages_ up to the end of each stage
+  std::vector<int64_t> stage_channels_;
   bool imagenet_ = false;
   torch::nn::Linear fc_{nullptr};
 };

@@ -224,3 +224,33 @@ TEST(Zoo, FlopsOfDepthwiseAndGroupedConvsEqualTheHandCount) {
   EXPECT_DOUBLE_EQ(conv_forward_flops(*shufflenet, 224, 224), 2 * macs);
   EXPECT_NEAR((macs + 960 * 1000) / 1e6, 137, 3);  // the paper's Table 2: 137 MFLOPs (multiply-adds)
 }
+
+namespace eshift {
+namespace {
+
+TEST(Zoo, ResNetFeaturesAreItsStagesOutputsAndTheClassifierReadsTheLast) {
+  torch::manual_seed(0);
+  auto resnet = build_model(zoo_spec("resnet50"));
+  resnet->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 64, 64});
+  const auto c = resnet->features(x);
+  ASSERT_EQ(c.size(), 4u);
+  const int64_t channels[] = {256, 512, 1024, 2048}, sides[] = {16, 8, 4, 2};  // strides 4, 8, 16, 32
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(c[i].sizes(), (std::vector<int64_t>{2, channels[i], sides[i], sides[i]})) << i;
+  EXPECT_EQ(resnet->feature_channels(), (std::vector<int64_t>{256, 512, 1024, 2048}));
+  auto params = resnet->named_parameters();
+  const auto logits = torch::linear(torch::adaptive_avg_pool2d(c[3], {1, 1}).flatten(1), params["fc.weight"],
+                                    params["fc.bias"]);
+  EXPECT_TRUE(torch::equal(logits, resnet->forward(x)));
+
+  auto cifar = build_model(zoo_spec("resnet20"));
+  EXPECT_EQ(cifar->feature_channels().size(), 3u);
+  EXPECT_EQ(cifar->features(torch::randn({1, 3, 32, 32})).back().sizes(),
+            (std::vector<int64_t>{1, cifar->feature_channels().back(), 8, 8}));
+  EXPECT_THROW(build_model(zoo_spec("mobilenet_v1"))->features(x), c10::Error);
+}
+
+}  // namespace
+}  // namespace eshift
