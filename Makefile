@@ -9,7 +9,7 @@ TORCH2_VENV ?= .venv-torch2
 TORCH2_BUILD_DIR ?= build-torch2
 INTEROP_VENV ?= .venv-interop
 
-.PHONY: all deps configure build demo test test-torch2 test-sanitize fuzz bench bench-scaling bench-loader interop clean
+.PHONY: all deps configure build demo test test-torch2 test-sanitize fuzz bench bench-scaling bench-loader bench-coco interop clean
 
 all: build
 
@@ -43,7 +43,7 @@ test-sanitize:
 	bash scripts/test-sanitize.sh
 
 # libFuzzer targets (clang, build-fuzz): the IDX reader, checkpoint loader, TensorBoard event reader,
-# CLI parser, CIFAR reader, JPEG path and PyTorch pickle reader, FUZZ_SECONDS (default 60) each.
+# CLI parser, CIFAR reader, JPEG path, PyTorch pickle reader and COCO files, FUZZ_SECONDS (default 60) each.
 fuzz:
 	bash scripts/fuzz.sh
 
@@ -56,6 +56,7 @@ bench: deps
 	/usr/bin/python3 bench/compare.py $(BENCH_ARGS)
 	/usr/bin/python3 bench/scaling.py
 	$(MAKE) bench-loader
+	$(MAKE) bench-coco
 
 # The ImageNet loader against torchvision's and against libjpeg-turbo's decode alone (bench/loader.py;
 # pip's torch, torchvision, pillow and scikit-image in INTEROP_VENV, made by scripts/interop.sh).
@@ -63,6 +64,12 @@ bench-loader: build
 	bash scripts/interop.sh --venv-only $(INTEROP_VENV)
 	$(INTEROP_VENV)/bin/pip install -q scikit-image
 	$(INTEROP_VENV)/bin/python bench/loader.py $(LOADER_ARGS)
+
+# eshift detect-eval against pycocotools and faster-coco-eval on generated COCO-val-size files
+# (bench/coco_eval_bench.py; pycocotools and faster-coco-eval in INTEROP_VENV).
+bench-coco: build
+	bash scripts/interop.sh --venv-only $(INTEROP_VENV)
+	$(INTEROP_VENV)/bin/python bench/coco_eval_bench.py --eshift $(BUILD_DIR)/eshift --dir $(BUILD_DIR)/coco-bench $(COCO_BENCH_ARGS)
 
 # Data-parallel scaling alone: 2 processes x 1 thread vs 1 process x 2 threads, and the all-reduce
 # wait with and without overlap (bench/scaling.py).

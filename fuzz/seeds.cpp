@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  for (const char* target : {"idx", "checkpoint", "event_file", "cli", "cifar", "jpeg", "pickle"})
+  for (const char* target : {"idx", "checkpoint", "event_file", "cli", "cifar", "jpeg", "pickle", "coco"})
     fs::create_directories(dir + "/" + target);
 
   int n = 0;
@@ -113,6 +113,20 @@ int main(int argc, char** argv) {
     auto [data, size] = reader.getRecord("data.pkl");
     put(dir + "/pickle/" + fixture, std::string(static_cast<const char*>(data.get()), size));
   }
+  // COCO: selector (fuzz_coco.cpp) + an annotation file, or a results file of boxes and masks
+  put(dir + "/coco/annotations",
+      std::string(1, '\0') +
+          R"({"images": [{"id": 1, "file_name": "1.jpg", "height": 20, "width": 30}], "categories": [{"id": 1}],)"
+          R"( "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 8], "area": 80,)"
+          R"( "iscrowd": 0, "segmentation": [[2, 2, 12, 2, 12, 10, 2, 10]]}, {"id": 2, "image_id": 1,)"
+          R"( "category_id": 1, "bbox": [0, 0, 30, 20], "area": 100, "iscrowd": 1, "segmentation":)"
+          R"( {"size": [20, 30], "counts": [100, 100, 400]}}]})");
+  for (int choice : {2, 3})
+    put(dir + "/coco/results" + std::to_string(choice),
+        std::string(1, static_cast<char>(choice)) +
+            R"([{"image_id": 1, "category_id": 1, "bbox": [2, 3, 10, 8], "score": 0.9},)"
+            R"( {"image_id": 1, "category_id": 7, "score": 0.5, "segmentation": {"size": [20, 30], "counts": "c26>0000000000000U;"}},)"
+            R"( {"image_id": 2, "category_id": 1, "score": 0.7, "segmentation": [[0, 0, 5, 0, 5, 5]]}])");
   std::cout << "seeds written to " << dir << "\n";
   return 0;
 }

@@ -4,12 +4,12 @@
 # FUZZ_SECONDS (default 60). The corpus grows in BUILD/fuzz-corpus/<target> from run to run; inputs
 # that crash land in BUILD/fuzz-crashes/ (turn each into a test, then fix it).
 #   FUZZ_SECONDS=600 make fuzz          longer runs
-#   FUZZ_TARGETS="idx cli" make fuzz    some targets only (all: idx checkpoint event_file cli cifar jpeg pickle)
+#   FUZZ_TARGETS="idx cli" make fuzz    some targets only (all: idx checkpoint event_file cli cifar jpeg pickle coco)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-targets=(${FUZZ_TARGETS:-idx checkpoint event_file cli cifar jpeg pickle})
+targets=(${FUZZ_TARGETS:-idx checkpoint event_file cli cifar jpeg pickle coco})
 jobs=${JOBS:-$(nproc)}
 
 bash scripts/install-deps.sh clang libclang-rt-dev
