@@ -10,6 +10,7 @@
 #include "command.h"
 #include "eshift/analysis/step_benchmark.h"
 #include "eshift/data/batch_loader.h"
+#include "eshift/data/detection_loader.h"
 #include "eshift/data/image_folder.h"
 #include "eshift/data/jpeg.h"
 #include "flags.h"
@@ -46,9 +47,14 @@ class BenchCommand : public Command {
     app.add_option("--loader", loader_dir_,
                    "instead of training steps: time the ImageNet loader (RandomResizedCrop + flip) on the image folder "
                    "DIR (DIR/train/<class>/*.JPEG) against decoding the same files in full with libjpeg-turbo");
-    app.add_option("--workers", workers_, "--loader: decoding threads")->capture_default_str();
+    app.add_option("--coco", coco_dir_,
+                   "instead of training steps: time the COCO detection loader on DIR's train2017 split (decode, flip, "
+                   "resize to --min-size/--max-size with the masks, padding to 32), after a summary of the targets");
+    app.add_option("--min-size", min_size_, "--coco: the images' shorter side")->capture_default_str();
+    app.add_option("--max-size", max_size_, "--coco: the most their longer side may be")->capture_default_str();
+    app.add_option("--workers", workers_, "--loader, --coco: decoding threads")->capture_default_str();
     app.add_option("--image-size", image_size_, "--loader: crop size")->capture_default_str();
-    app.add_option("--images", loader_images_, "--loader: images timed (0 = all)")->capture_default_str();
+    app.add_option("--images", loader_images_, "--loader, --coco: images timed (0 = all)")->capture_default_str();
   }
 
   int run() override {
@@ -56,6 +62,7 @@ class BenchCommand : public Command {
     model_.apply(c.model);
     threads_.apply();
     if (!loader_dir_.empty()) return run_loader();
+    if (!coco_dir_.empty()) return run_coco();
     std::tie(c.model.in_channels, c.height, c.width) = parse_image(image_);
     const std::string amp = c.amp == "off" ? "" : " amp=" + c.amp;
     const std::string probes = c.probe_every > 0 ? " probe-every=" + std::to_string(c.probe_every) : "";
@@ -145,7 +152,43 @@ class BenchCommand : public Command {
     return 0;
   }
 
-  std::string loader_dir_;
+  // The detection loader's img/s, and what its batches hold.
+  int run_coco() const {
+    auto set = std::make_shared<const CocoDataset>(coco_dir_, "train");
+    std::printf("%s\n", set->summary().c_str());
+    const int64_t n = loader_images_ > 0 ? std::min(loader_images_, set->size()) : set->size();
+    DetectionTransformOptions options;
+    options.min_size = min_size_;
+    options.max_size = max_size_;
+    options.hflip = true;
+    LoaderOptions lo;
+    lo.batch_size = std::max<int64_t>(1, std::min<int64_t>(config_.batch_size, n));
+    lo.workers = workers_;
+    const auto t0 = std::chrono::steady_clock::now();
+    DetectionLoader loader(set, DetectionTransform(options), lo, 0);
+    int64_t images = 0, objects = 0, unreadable = 0, batches = 0;
+    int64_t largest_h = 0, largest_w = 0;
+    while (images < n) {
+      auto r = loader.next();
+      if (!r) break;
+      ++batches;
+      images += r->batch.size();
+      unreadable += int64_t(r->unreadable.size());
+      largest_h = std::max(largest_h, r->batch.images.size(2));
+      largest_w = std::max(largest_w, r->batch.images.size(3));
+      for (const auto& t : r->batch.targets) objects += t.boxes.size(0);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("coco loader: %lld images in %lld batches of %lld (largest %lldx%lld), %lld objects with %s, "
+                "%lld unreadable; %.1f img/s on %d workers\n",
+                (long long)images, (long long)batches, (long long)lo.batch_size, (long long)largest_h,
+                (long long)largest_w, (long long)objects, set->has_masks() ? "masks" : "no masks",
+                (long long)unreadable, images / seconds, workers_);
+    return 0;
+  }
+
+  std::string loader_dir_, coco_dir_;
+  int64_t min_size_ = 800, max_size_ = 1333;
   int workers_ = 1, image_size_ = 224;
   int64_t loader_images_ = 0;
   BenchConfig config_;

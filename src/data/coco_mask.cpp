@@ -83,7 +83,9 @@ Rle rle_from_polygon(const std::vector<double>& xy, uint32_t height, uint32_t wi
       std::swap(xs, xe);
       std::swap(ys, ye);
     }
-    const double s = dx >= dy ? double(ye - ys) / dx : double(xe - xs) / dy;
+    // a repeated vertex (dx = dy = 0) is one point: maskApi.c divides 0 by 0 there, but the point's
+    // y is never read (its neighbours share its x)
+    const double s = dx == 0 && dy == 0 ? 0.0 : dx >= dy ? double(ye - ys) / dx : double(xe - xs) / dy;
     if (dx >= dy)
       for (int d = 0; d <= dx; ++d) {
         const int t = flip ? dx - d : d;

@@ -26,11 +26,13 @@ inline std::string slurp(const std::string& path) {
   return s.str();
 }
 
-// Runs `eshift ARGS` (with --threads 2 unless ARGS sets it), with `env` ("NAME=value …") in its
-// environment. The code of a process killed by signal S is 128 + S, as the shell reports it.
+// Runs `eshift ARGS` (with --threads 2 unless ARGS sets it, or the command has no such flag:
+// detect-eval), with `env` ("NAME=value …") in its environment. The code of a process killed by
+// signal S is 128 + S, as the shell reports it.
 inline Result run(const std::string& args, const std::string& env = "") {
   TempDir io;
-  const std::string threads = args.find("--threads") == std::string::npos ? " --threads 2" : "";
+  const bool takes_threads = args.rfind("detect-eval", 0) != 0;
+  const std::string threads = takes_threads && args.find("--threads") == std::string::npos ? " --threads 2" : "";
   const std::string cmd = env + " " + std::string(ESHIFT_BINARY) + " " + args + threads + " > " + (io / "out") +
                           " 2> " + (io / "err");
   const int status = std::system(cmd.c_str());

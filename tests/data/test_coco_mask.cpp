@@ -46,6 +46,16 @@ TEST(CocoMask, PolygonsNeedThreePoints) {
   EXPECT_EQ(rle_area(rle_from_polygon({0, 0, 0, 10, 10, 10, 10, 0}, 10, 10)), 100u);
 }
 
+TEST(CocoMask, RepeatedVerticesAreOnePointAsInPycocotools) {
+  // pycocotools.mask.frPyObjects of each (a repeated vertex: a zero-length edge, found by fuzz_coco)
+  const std::pair<std::vector<double>, std::string> cases[] = {
+      {{5, 0, 5, 0, 5, 5, 0, 5}, "41:1O1O1O1d2"},
+      {{5, 0, 5, 5, 0, 5}, "41:1O1O1O1d2"},
+      {{5, 0, 5, 5, 5, 5, 0, 5, 0, 5, 5, 0}, "41:1O1O1O1d2"},
+      {{1.2, 3.4, 1.2, 3.4, 1.2, 3.4, 9, 9, 9, 9, 2, 8}, "`01;3NO1O00100OX1"}};
+  for (const auto& [polygon, expected] : cases) EXPECT_EQ(rle_to_string(rle_from_polygon(polygon, 12, 12)), expected);
+}
+
 TEST(CocoMask, IouAgainstACrowdRegionDividesByTheDetectionAlone) {
   const Rle left{4, 4, {0, 8, 8}}, top_left{4, 4, {0, 2, 2, 2, 10}};  // columns 0–1; rows 0–1 of them
   const Box left_box = rle_to_box(left), top_left_box = rle_to_box(top_left);

@@ -1,0 +1,90 @@
+// The COCO commands end to end: detect-eval on files (numbers, --out, one-line errors) and the
+// detection loader on a generated COCO folder with masks (bench --coco).
+#include <filesystem>
+
+#include "apps/cli_util.h"
+#include "data/image_files.h"
+#include "eshift/data/jpeg.h"
+
+namespace eshift::test {
+namespace {
+
+using nlohmann::json;
+
+// Images 1 (40×60) and 2 (30×30), a dog (id 18) in 1, a person (id 1) in 2 and a crowd region in 1.
+json truth_file() {
+  return {{"images",
+           {{{"id", 1}, {"file_name", "1.jpg"}, {"height", 40}, {"width", 60}},
+            {{"id", 2}, {"file_name", "2.jpg"}, {"height", 30}, {"width", 30}}}},
+          {"categories", {{{"id", 18}, {"name", "dog"}}, {{"id", 1}, {"name", "person"}}}},
+          {"annotations",
+           {{{"id", 1}, {"image_id", 1}, {"category_id", 18}, {"bbox", {10, 10, 20, 20}}, {"area", 400}, {"iscrowd", 0},
+             {"segmentation", {{10, 10, 30, 10, 30, 30, 10, 30}}}},
+            {{"id", 2}, {"image_id", 2}, {"category_id", 1}, {"bbox", {2, 2, 10, 10}}, {"area", 100}, {"iscrowd", 0},
+             {"segmentation", {{2, 2, 12, 2, 12, 12, 2, 12}}}},
+            {{"id", 3}, {"image_id", 1}, {"category_id", 1}, {"bbox", {40, 0, 20, 40}}, {"area", 800}, {"iscrowd", 1},
+             {"segmentation", {{"size", {40, 60}}, {"counts", {1600, 800}}}}}}}};
+}
+
+TEST(CliCoco, DetectEvalPrintsPycocotoolsLinesAndWritesTheTwelveNumbers) {
+  TempDir dir;
+  std::ofstream(dir / "truth.json") << truth_file().dump();
+  // the dog found exactly, the person missed (a box elsewhere), one detection inside the crowd region
+  std::ofstream(dir / "results.json") << json{{{"image_id", 1}, {"category_id", 18}, {"bbox", {10, 10, 20, 20}}, {"score", 0.9}},
+                                              {{"image_id", 2}, {"category_id", 1}, {"bbox", {18, 18, 10, 10}}, {"score", 0.8}},
+                                              {{"image_id", 1}, {"category_id", 1}, {"bbox", {45, 5, 10, 10}}, {"score", 0.95}}}
+                                            .dump();
+  const Result r = run("detect-eval --annotations " + (dir / "truth.json") + " --results " + (dir / "results.json") +
+                       " --out " + (dir / "stats.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  // dog: AP 1; person: its only detection misses and the one in the crowd region is ignored: AP 0
+  EXPECT_NE(r.out.find(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.500\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(" Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ] = -1.000\n"),
+            std::string::npos)
+      << r.out;
+  const json stats = json::parse(slurp(dir / "stats.json"));
+  ASSERT_EQ(stats.at("bbox").size(), 12u);
+  EXPECT_DOUBLE_EQ(stats.at("bbox")[0].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(stats.at("bbox")[8].get<double>(), 0.5);  // AR@100: the dog found, the person not
+
+  std::ofstream(dir / "bad.json") << json{{{"image_id", 3}, {"category_id", 1}, {"bbox", {0, 0, 1, 1}}, {"score", 1}}}.dump();
+  expect_one_line_error(run("detect-eval --annotations " + (dir / "truth.json") + " --results " + (dir / "bad.json")),
+                        "bad.json: detection 1: image_id 3 is not among the images of");
+  expect_one_line_error(run("detect-eval --annotations " + (dir / "missing.json") + " --results " + (dir / "bad.json")),
+                        "missing.json: cannot open it");
+  // segm evaluation of boxes-only ground truth
+  json no_masks = truth_file();
+  for (auto& a : no_masks["annotations"]) a.erase("segmentation");
+  std::ofstream(dir / "boxes.json") << no_masks.dump();
+  expect_one_line_error(run("detect-eval --iou-type segm --annotations " + (dir / "boxes.json") + " --results " +
+                            (dir / "results.json")),
+                        "has no segmentation (segm evaluation needs one)");
+}
+
+TEST(CliCoco, TheDetectionLoaderBatchesAGeneratedCocoFolderWithMasks) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "annotations");
+  std::filesystem::create_directories(dir / "train2017");
+  std::ofstream(dir / "annotations/instances_train2017.json") << truth_file().dump();
+  write_bytes(dir / "train2017/1.jpg", encode_jpeg(smooth_image(60, 40, 1), 90));
+  write_bytes(dir / "train2017/2.jpg", encode_jpeg(smooth_image(30, 30, 2), 90));
+  const Result r = run("bench --coco " + dir.path + " --batch-size 2 --min-size 64 --max-size 100 --workers 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("COCO train: 2 images (0 skipped: nothing to learn from), 2 categories, 2 objects (1 crowd regions"),
+            std::string::npos)
+      << r.out;
+  // 40×60 → 64×96 and 30×30 → 64×64: one batch padded to 64×96
+  EXPECT_NE(r.out.find("coco loader: 2 images in 1 batches of 2 (largest 64x96), 2 objects with masks, 0 unreadable"),
+            std::string::npos)
+      << r.out;
+
+  std::filesystem::remove(dir / "train2017/2.jpg");  // a missing image: skipped and counted
+  const Result missing = run("bench --coco " + dir.path + " --batch-size 2 --min-size 64 --max-size 100");
+  ASSERT_EQ(missing.code, 0) << missing.err;
+  EXPECT_NE(missing.out.find("1 unreadable"), std::string::npos) << missing.out;
+}
+
+}  // namespace
+}  // namespace eshift::test
