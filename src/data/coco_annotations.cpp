@@ -149,6 +149,7 @@ class CocoSax : public nlohmann::json_sax<json> {
   size_t error_position() const { return error_position_; }
   const std::string& error_message() const { return error_message_; }
   bool saw_top_level_array() const { return top_level_array_; }
+  bool saw_top_level_object() const { return top_level_container_ && !top_level_array_; }
 
  private:
   struct Frame {
@@ -157,7 +158,10 @@ class CocoSax : public nlohmann::json_sax<json> {
   };
 
   void open(bool object) {
-    if (stack_.empty()) top_level_array_ = !object;
+    if (stack_.empty()) {
+      top_level_array_ = !object;
+      top_level_container_ = true;
+    }
     stack_.push_back({object, {}});
   }
 
@@ -232,15 +236,16 @@ class CocoSax : public nlohmann::json_sax<json> {
           element_.has_rle_string = true;
         } else if (key == Key::Counts || key == Key::Size)
           note(std::string("segmentation ") + key_name + " is neither a list nor a string");
-      } else if (stack_.size() == field + 3 && value.kind == Scalar::Number && (key == Key::Counts || key == Key::Size)) {
+      } else if (stack_.size() == field + 3 && !stack_[field + 2].object && value.kind == Scalar::Number &&
+                 (key == Key::Counts || key == Key::Size)) {
         (key == Key::Counts ? element_.rle_counts : element_.rle_size).push_back(value.number);
       } else if (key == Key::Counts || key == Key::Size) {
         note(std::string("segmentation ") + key_name + " holds something other than numbers");
       }
       return true;
     }
-    if (stack_.size() == field + 3 && value.kind == Scalar::Number)
-      element_.polygons.back().push_back(value.number);
+    if (stack_.size() == field + 3 && !stack_[field + 2].object && value.kind == Scalar::Number)
+      element_.polygons.back().push_back(value.number);  // a polygon's coordinate (an object is not a polygon)
     else
       note("segmentation polygons are not lists of numbers");
     return true;
@@ -254,7 +259,7 @@ class CocoSax : public nlohmann::json_sax<json> {
   Finish finish_;
   std::vector<Frame> stack_;
   Element element_;
-  bool top_level_array_ = false;
+  bool top_level_array_ = false, top_level_container_ = false;
   size_t error_position_ = 0;
   std::string error_message_;
 };
@@ -272,9 +277,10 @@ struct FieldReader {
 
   const Scalar* find(const char* name) const {
     const Key wanted = key_of(name);
+    const Scalar* found = nullptr;  // a key given twice: the last, as Python's json reads it
     for (const auto& [key, value] : element.scalars)
-      if (key == wanted) return value.kind == Scalar::Null ? nullptr : &value;
-    return nullptr;
+      if (key == wanted) found = &value;
+    return found && found->kind == Scalar::Null ? nullptr : found;
   }
   int64_t integer(const char* name) const {
     const Scalar* s = find(name);
@@ -321,6 +327,7 @@ struct FieldReader {
         for (double v : element.rle_size)
           if (!(v >= 0 && v <= 100000 && std::floor(v) == v)) fail("segmentation size is not [height, width]");
         const uint32_t h = uint32_t(element.rle_size[0]), w = uint32_t(element.rle_size[1]);
+        if (uint64_t(h) * w > uint64_t(coco::kMaxMaskPixels)) fail("segmentation size is over 2^31 - 1 pixels");
         if (!element.has_rle_string && element.rle_counts.empty()) fail("segmentation has no counts");
         if (element.has_rle_string) {
           out.rle = coco::rle_from_string(element.rle_string, h, w);
@@ -336,12 +343,15 @@ struct FieldReader {
         }
         return out;
       }
-      for (const auto& polygon : element.polygons) {
-        if (polygon.size() < 6 || polygon.size() % 2 != 0)
-          fail("segmentation holds a polygon of " + std::to_string(polygon.size()) +
-               " coordinates (an even number, at least 6, is a polygon)");
+      // pycocotools reads a first polygon of 4 numbers as a box and refuses fewer; it rasterizes
+      // later ones of any point (one or two points: nothing; an odd last number is left out)
+      for (size_t i = 0; i < element.polygons.size(); ++i) {
+        const auto& polygon = element.polygons[i];
+        if (polygon.size() < (i == 0 ? 6u : 2u))
+          fail("segmentation holds a polygon of " + std::to_string(polygon.size()) + " coordinates (" +
+               (i == 0 ? "the first needs 3 points" : "one needs a point") + ")");
         for (double v : polygon)
-          if (!std::isfinite(v) || std::abs(v) > 1e8) fail("segmentation holds a coordinate that is not finite");
+          if (!std::isfinite(v)) fail("segmentation holds a coordinate that is not finite");
       }
       out.polygons = element.polygons;
     } catch (const std::invalid_argument& e) {
@@ -399,16 +409,22 @@ void parse_file(const std::string& path, bool results_file, Handler&& handler) {
   }
   if (results_file && !sax.saw_top_level_array())
     throw DataError(path + ": a results file is a JSON list of detections");
-  if (!results_file && sax.saw_top_level_array())
+  if (!results_file && !sax.saw_top_level_object())
     throw DataError(path + ": an annotation file is a JSON object with images, categories and annotations");
 }
 
-// An RLE must have its image's size.
+// An RLE must have its image's size; a polygon must stay within reach of it (coco_mask.h).
 void check_mask_size(const CocoAnnotation& a, const CocoImage& image, const FieldReader& field) {
   const auto& rle = a.segmentation.rle;
   if (rle && (rle->height != image.height || rle->width != image.width))
     field.fail("segmentation size " + std::to_string(rle->height) + "x" + std::to_string(rle->width) +
                " is not its image's " + std::to_string(image.height) + "x" + std::to_string(image.width));
+  const double reach = coco::kPolygonReach * std::max(image.height, image.width);
+  for (const auto& polygon : a.segmentation.polygons)
+    for (double v : polygon)
+      if (std::abs(v) > reach)
+        field.fail("segmentation holds a coordinate of " + std::to_string(v) + ", more than " +
+                   std::to_string(int(coco::kPolygonReach)) + " image sides from its image");
 }
 
 }  // namespace
@@ -426,6 +442,7 @@ CocoAnnotationFile read_coco_annotations(const std::string& path) {
       image.file_name = field.text("file_name");
       const int64_t h = field.integer("height"), w = field.integer("width");
       if (h <= 0 || w <= 0 || h > 100000 || w > 100000) field.fail("height or width is not between 1 and 100000");
+      if (h * w > coco::kMaxMaskPixels) field.fail("height × width is over 2^31 - 1 pixels");
       image.height = uint32_t(h);
       image.width = uint32_t(w);
       if (!out.image_index.emplace(image.id, out.images.size()).second) field.fail("appears twice");
@@ -483,6 +500,9 @@ std::vector<CocoAnnotation> read_coco_results(const std::string& path, const Coc
     d.segmentation = field.segmentation();
     check_mask_size(d, truth.images[image->second], field);
     if (!d.bbox && d.segmentation.empty()) field.fail("has neither bbox nor segmentation");
+    // pycocotools' loadRes takes every detection's area from its box when the first has one
+    if (!d.bbox && !out.empty() && out.front().bbox)
+      field.fail("has no bbox, but the first detection of the file has one (pycocotools then takes every area from the box)");
     out.push_back(std::move(d));
   });
   return out;

@@ -134,7 +134,9 @@ DetectionExample CocoDataset::read(int64_t index) const {
     throw DataError(path + ": the image is " + std::to_string(rgb.height) + "x" + std::to_string(rgb.width) +
                     ", its annotation says " + std::to_string(info.height) + "x" + std::to_string(info.width));
   const int64_t h = rgb.height, w = rgb.width;
-  torch::Tensor pixels = torch::from_blob(rgb.pixels.data(), {h, w, 3}, torch::kUInt8).permute({2, 0, 1}).contiguous();
+  // a copy (clone: a 1×1 image's permuted view is already "contiguous", and rgb dies here)
+  torch::Tensor pixels = torch::from_blob(rgb.pixels.data(), {h, w, 3}, torch::kUInt8).permute({2, 0, 1}).clone(
+      at::MemoryFormat::Contiguous);
 
   DetectionTarget target;
   target.image_id = info.id;

@@ -9,6 +9,12 @@ namespace eshift::coco {
 
 namespace {
 
+void check_size(uint32_t height, uint32_t width) {
+  if (uint64_t(height) * width > uint64_t(kMaxMaskPixels))
+    throw std::invalid_argument("a mask of " + std::to_string(height) + "x" + std::to_string(width) +
+                                " is over 2^31 - 1 pixels");
+}
+
 void check_sum(const Rle& rle) {
   uint64_t sum = 0;
   for (uint32_t c : rle.counts) sum += c;
@@ -53,17 +59,18 @@ std::vector<uint8_t> rle_decode(const Rle& rle) {
 }
 
 Rle rle_from_polygon(const std::vector<double>& xy, uint32_t height, uint32_t width) {
-  const size_t k = xy.size() / 2;
-  if (k < 3 || xy.size() % 2 != 0)
-    throw std::invalid_argument("a polygon needs an even number of coordinates, at least 6, not " +
-                                std::to_string(xy.size()));
+  check_size(height, width);
+  const size_t k = xy.size() / 2;  // an odd last coordinate is left out, as pycocotools does
+  if (k < 1) throw std::invalid_argument("a polygon needs a point, it has " + std::to_string(xy.size()) + " coordinates");
+  const double bound = kPolygonReach * std::max(1u, std::max(height, width));
   // COCO's rleFrPoly, step by step: upsample by 5 and round to integers (C's truncating cast) ...
   constexpr double scale = 5;
   std::vector<int> x(k + 1), y(k + 1);
   for (size_t j = 0; j < k; ++j) {
     for (double v : {xy[2 * j], xy[2 * j + 1]})
-      if (!std::isfinite(v) || std::abs(v) > 1e8)
-        throw std::invalid_argument("a polygon coordinate is " + std::to_string(v));
+      if (!std::isfinite(v) || std::abs(v) > bound)
+        throw std::invalid_argument("a polygon coordinate is " + std::to_string(v) + ", farther than " +
+                                    std::to_string(int64_t(kPolygonReach)) + " image sides from the image");
     x[j] = int(scale * xy[2 * j] + .5);
     y[j] = int(scale * xy[2 * j + 1] + .5);
   }
@@ -142,7 +149,11 @@ Rle rle_from_polygon(const std::vector<double>& xy, uint32_t height, uint32_t wi
 }
 
 Rle rle_from_box(const Box& box, uint32_t height, uint32_t width) {
-  const double xs = box[0], xe = xs + box[2], ys = box[1], ye = ys + box[3];
+  // clipped to one pixel around the image first: the same mask (no column or row inside moves),
+  // without tracing the edges of a huge box
+  auto clip = [](double v, double high) { return std::min(std::max(v, -1.0), high + 1); };
+  const double xs = clip(box[0], width), xe = clip(box[0] + box[2], width);
+  const double ys = clip(box[1], height), ye = clip(box[1] + box[3], height);
   return rle_from_polygon({xs, ys, xs, ye, xe, ye, xe, ys}, height, width);
 }
 
@@ -283,6 +294,7 @@ std::string rle_to_string(const Rle& rle) {
 }
 
 Rle rle_from_string(std::string_view text, uint32_t height, uint32_t width) {
+  check_size(height, width);
   Rle rle{height, width, {}};
   rle.counts.reserve(text.size());
   size_t p = 0;
@@ -313,6 +325,7 @@ Rle rle_from_string(std::string_view text, uint32_t height, uint32_t width) {
 }
 
 Rle rle_from_counts(std::vector<uint32_t> counts, uint32_t height, uint32_t width) {
+  check_size(height, width);
   Rle rle{height, width, std::move(counts)};
   check_sum(rle);
   return rle;

@@ -28,6 +28,12 @@ namespace eshift::coco {
 
 using Box = std::array<double, 4>;  // x, y, width, height
 
+// The largest mask, in pixels (its positions must fit COCO's int arithmetic): 2^31 − 1.
+constexpr int64_t kMaxMaskPixels = 2147483647;
+// How far outside its image a polygon's vertex may lie, in image sides (max(h, w)): pycocotools
+// rasterizes any, but tracing the edges of a vertex 10^8 pixels away takes gigabytes.
+constexpr double kPolygonReach = 8;
+
 struct Rle {
   uint32_t height = 0, width = 0;
   std::vector<uint32_t> counts;
@@ -39,9 +45,13 @@ Rle rle_encode(const uint8_t* mask, uint32_t height, uint32_t width);
 // sum to h·w.
 std::vector<uint8_t> rle_decode(const Rle& rle);
 
-// One polygon [x0, y0, x1, y1, …] (at least 3 points) rasterized at h×w.
+// One polygon [x0, y0, x1, y1, …] rasterized at h×w, as pycocotools does any of at least one point
+// (one or two points: an empty mask; an odd last coordinate is left out). Throws
+// std::invalid_argument for a vertex farther than kPolygonReach image sides or a mask over
+// kMaxMaskPixels (as every function here that builds one).
 Rle rle_from_polygon(const std::vector<double>& xy, uint32_t height, uint32_t width);
-// A box rasterized as the polygon of its corners (COCO's rleFrBbox).
+// A box rasterized as the polygon of its corners (COCO's rleFrBbox), clipped to a pixel around the
+// image first (the same mask).
 Rle rle_from_box(const Box& box, uint32_t height, uint32_t width);
 // The union of masks of one size (COCO's rleMerge, intersect = 0): one mask is returned as it is;
 // masks of different sizes give an empty 0×0 RLE, as COCO's does.

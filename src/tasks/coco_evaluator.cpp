@@ -1,6 +1,7 @@
 #include "eshift/tasks/coco_evaluator.h"
 
 #include <algorithm>
+#include <unordered_set>
 #include <nlohmann/json.hpp>
 
 #include "eshift/core/atomic_file.h"
@@ -48,6 +49,8 @@ CocoEvaluator::CocoEvaluator(std::shared_ptr<const CocoDataset> dataset, std::ve
 void CocoEvaluator::add(const ImageDetections& d) {
   const CocoAnnotationFile& file = dataset_->annotations();
   TORCH_CHECK(file.image_index.count(d.image_id), "image ", d.image_id, " is not in ", file.path);
+  // an image seen before (a padded shard repeats some): once, as the reference's merge keeps it
+  if (!seen_.insert(d.image_id).second) return;
   const torch::Tensor boxes = d.boxes.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   const torch::Tensor scores = d.scores.detach().to(torch::kCPU, torch::kDouble).contiguous();
   const torch::Tensor labels = d.labels.detach().to(torch::kCPU, torch::kInt64).contiguous();
@@ -103,10 +106,16 @@ std::string CocoEvaluator::to_json() const {
 
 void CocoEvaluator::merge_json(const std::string& text) {
   const json in = json::parse(text);
-  for (int64_t id : in.at("images").get<std::vector<int64_t>>()) image_ids_.push_back(id);
-  images_ += int64_t(in.at("images").size());
+  std::unordered_set<int64_t> added;  // the images this merge brings: those not seen here yet
+  for (int64_t id : in.at("images").get<std::vector<int64_t>>())
+    if (seen_.insert(id).second) {
+      added.insert(id);
+      image_ids_.push_back(id);
+      ++images_;
+    }
   for (auto& [type, results] : results_)
-    for (const json& r : in.at(to_string(type))) results.push_back(result_from_json(r));
+    for (const json& r : in.at(to_string(type)))
+      if (added.count(r.at("image_id").get<int64_t>())) results.push_back(result_from_json(r));
 }
 
 std::vector<CocoAnnotation> CocoEvaluator::ordered(CocoIouType type) const {

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "eshift/data/coco_dataset.h"
@@ -36,6 +37,7 @@ class CocoEvaluator {
   // `types`: bbox, segm or both (segm needs masks in every add()).
   CocoEvaluator(std::shared_ptr<const CocoDataset> dataset, std::vector<CocoIouType> types);
 
+  // An image already added (or merged) is left out: each counts once.
   void add(const ImageDetections& detections);
   // The results so far, as a COCO results file's JSON per type ({"bbox": [...], "segm": [...]}),
   // and back: what one process sends and another merges (a data-parallel evaluation).
@@ -56,6 +58,7 @@ class CocoEvaluator {
   std::vector<CocoIouType> types_;
   std::map<CocoIouType, std::vector<CocoAnnotation>> results_;
   std::vector<int64_t> image_ids_;
+  std::unordered_set<int64_t> seen_;
   int64_t images_ = 0;
 };
 

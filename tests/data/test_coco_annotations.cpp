@@ -80,6 +80,15 @@ TEST(CocoAnnotations, ReadsImagesCategoriesAndEveryKindOfSegmentationSkippingOth
   EXPECT_EQ(file.annotations[2].segmentation.rle->counts, (std::vector<uint32_t>{0, 4}));  // "04"
 }
 
+TEST(CocoAnnotations, LaterPolygonsOfOneOrTwoPointsAreReadAsPycocotoolsReadsThem) {
+  test::TempDir dir;
+  const CocoAnnotationFile file = read_coco_annotations(write(dir, replaced(kGood, "[0, 0, 1, 0, 1, 1]", "[0, 0, 1, 0]")));
+  EXPECT_EQ(file.annotations[0].segmentation.polygons[1].size(), 4u);
+  // a key given twice: the last, as Python's json
+  const CocoAnnotationFile twice = read_coco_annotations(write(dir, replaced(kGood, "\"area\": 12.5,", "\"area\": 1, \"area\": 12.5,")));
+  EXPECT_EQ(twice.annotations[0].area, 12.5);
+}
+
 TEST(CocoAnnotations, MalformedFilesAreOneLineErrorsNamingTheElement) {
   EXPECT_NE(error_of("{\"images\": [").find("not valid JSON at byte"), std::string::npos);
   EXPECT_NE(error_of(replaced(kGood, "\"category_id\": 18", "\"category_id\": 91"))
@@ -92,10 +101,23 @@ TEST(CocoAnnotations, MalformedFilesAreOneLineErrorsNamingTheElement) {
             std::string::npos);
   EXPECT_NE(error_of(replaced(kGood, "[1.5, 2, 3, 4]", "[1.5, 2, -3, 4]")).find("negative width"),
             std::string::npos);
-  EXPECT_NE(error_of(replaced(kGood, "[0, 0, 1, 0, 1, 1]", "[0, 0, 1, 0]")).find("annotation 5: segmentation holds a polygon of 4"),
+  EXPECT_NE(error_of(replaced(kGood, "[[1, 2, 4, 2, 4, 6],", "[[1, 2, 4, 2],"))
+                .find("annotation 5: segmentation holds a polygon of 4 coordinates (the first needs 3 points)"),
             std::string::npos);
+  EXPECT_NE(error_of(replaced(kGood, "[0, 0, 1, 0, 1, 1]", "[0, 0, 1, 0, 1e6, 1]"))
+                .find("annotation 5: segmentation holds a coordinate of 1000000"),
+            std::string::npos);
+  EXPECT_NE(error_of(replaced(kGood, "\"height\": 2, \"width\": 2", "\"height\": 50000, \"width\": 50000"))
+                .find("image 9: height × width is over 2^31 - 1 pixels"),
+            std::string::npos);
+  EXPECT_NE(error_of("5").find("an annotation file is a JSON object"), std::string::npos);
   EXPECT_NE(error_of(replaced(kGood, "[[1, 2, 4, 2, 4, 6], [0", "[[1, \"2\", 4, 2, 4, 6], [0"))
                 .find("annotation 5: segmentation polygons are not lists of numbers"),
+            std::string::npos);
+  // objects where lists belong (found by fuzz_coco: a number in an object inside the polygon list)
+  EXPECT_NE(error_of(replaced(kGood, "[0, 0, 1, 0, 1, 1]", "{\"a\": 0.7}")).find("annotation 5: segmentation polygons are not lists"),
+            std::string::npos);
+  EXPECT_NE(error_of(replaced(kGood, "[1, 3, 8]", "{\"x\": 12}")).find("annotation 6: segmentation counts holds something other"),
             std::string::npos);
   EXPECT_NE(error_of(replaced(kGood, "[1, 3, 8]", "[1, 3, 9]")).find("annotation 6: segmentation: mask run lengths sum to 13"),
             std::string::npos);
@@ -119,16 +141,17 @@ TEST(CocoResults, DetectionsAreNumberedInFileOrderAndCheckedAgainstTheImages) {
   const CocoAnnotationFile truth = read_coco_annotations(write(dir, kGood));
   const auto detections = read_coco_results(
       write(dir,
-            R"([{"image_id": 42, "category_id": 18, "bbox": [1, 2, 3, 4], "score": 0.5},
-                {"image_id": 9, "category_id": 77, "score": 1, "segmentation": {"size": [2, 2], "counts": [0, 4]}}])",
+            R"([{"image_id": 9, "category_id": 77, "score": 1, "segmentation": {"size": [2, 2], "counts": [0, 4]}},
+                {"image_id": 42, "category_id": 18, "bbox": [1, 2, 3, 4], "score": 0.5}])",
             "r.json"),
       truth);
   ASSERT_EQ(detections.size(), 2u);
   EXPECT_EQ(detections[0].id, 1);
   EXPECT_EQ(detections[1].id, 2);
-  EXPECT_EQ(detections[1].category_id, 77);  // not checked: unknown categories are not scored
-  EXPECT_EQ(detections[0].score, 0.5);
-  EXPECT_FALSE(detections[1].bbox);
+  EXPECT_EQ(detections[0].category_id, 77);  // not checked: unknown categories are not scored
+  EXPECT_EQ(detections[1].score, 0.5);
+  EXPECT_FALSE(detections[0].bbox);
+  EXPECT_EQ(*detections[1].bbox, (coco::Box{1, 2, 3, 4}));
 
   auto error = [&](const std::string& text) -> std::string {
     try {
@@ -146,6 +169,10 @@ TEST(CocoResults, DetectionsAreNumberedInFileOrderAndCheckedAgainstTheImages) {
   EXPECT_NE(error(R"([{"image_id": 42, "category_id": 1, "bbox": [0, 0, 1, 1]}])").find("detection 1: has no score"),
             std::string::npos);
   EXPECT_NE(error(R"({"annotations": []})").find("a results file is a JSON list"), std::string::npos);
+  EXPECT_NE(error(R"([{"image_id": 42, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1},
+                     {"image_id": 9, "category_id": 1, "score": 1, "segmentation": {"size": [2, 2], "counts": [0, 4]}}])")
+                .find("detection 2: has no bbox, but the first detection of the file has one"),
+            std::string::npos);
 }
 
 }  // namespace

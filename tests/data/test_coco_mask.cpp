@@ -40,10 +40,18 @@ TEST(CocoMask, CompressedStringsRoundTripAndRejectMalformedText) {
   EXPECT_THROW(rle_decode(Rle{2, 2, {1, 1}}), std::invalid_argument);
 }
 
-TEST(CocoMask, PolygonsNeedThreePoints) {
-  EXPECT_THROW(rle_from_polygon({0, 0, 5, 5}, 10, 10), std::invalid_argument);
-  EXPECT_THROW(rle_from_polygon({0, 0, 5, 5, 3}, 10, 10), std::invalid_argument);
+TEST(CocoMask, PolygonsOfFewPointsOddLengthsAndFarBoxesAreAsInPycocotools) {
+  // pycocotools.mask.frPyObjects / _mask.frBbox of each
   EXPECT_EQ(rle_area(rle_from_polygon({0, 0, 0, 10, 10, 10, 10, 0}, 10, 10)), 100u);
+  EXPECT_EQ(rle_area(rle_from_polygon({3, 3, 5, 5}, 20, 20)), 0u);  // two points: nothing
+  EXPECT_EQ(rle_to_string(rle_from_polygon({1, 1, 10, 1, 10, 10, 1, 10, 7}, 20, 20)), "e09;000000000000000W6");
+  EXPECT_EQ(rle_to_string(rle_from_box({-1000, 2, 3000, 5}, 20, 30)),
+            "25?000000000000000000000000000000000000000000000000000000000N");
+  EXPECT_EQ(rle_to_string(rle_from_box({3.5, -700, 10, 9000}, 20, 30)), "`2X6P:");
+  EXPECT_EQ(rle_area(rle_from_box({-5e7, -5e7, 1e8, 1e8}, 20, 30)), 600u);  // at once, not 10^9 points
+  EXPECT_THROW(rle_from_polygon({5}, 10, 10), std::invalid_argument);                  // no point
+  EXPECT_THROW(rle_from_polygon({0, 0, 1e6, 0, 0, 5}, 10, 10), std::invalid_argument);  // 10^5 sides away
+  EXPECT_THROW(rle_from_polygon({0, 0, 5, 0, 0, 5}, 50000, 50000), std::invalid_argument);  // over 2^31 pixels
 }
 
 TEST(CocoMask, RepeatedVerticesAreOnePointAsInPycocotools) {
