@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -92,86 +93,109 @@ std::string TrainConfig::resolved_data_dir() const {
   return data_dir.empty() ? find_dataset(data).default_dir : data_dir;
 }
 
+namespace {
+using nlohmann::json;
+
+// Every setting of a run, declared once: its config.json name, whether it changes what the run
+// computes (a resume and the ranks of a data-parallel run compare those), its value in runs stored
+// before it existed (JSON; empty: it always existed), and how to read it. config.json's keys, the
+// resume comparison and its defaults for older runs all derive from this list.
+struct Setting {
+  const char* name;
+  bool meaning;
+  const char* before_added;
+  std::function<json(const TrainConfig&)> value;
+};
+
+const std::vector<Setting>& settings() {
+  using C = const TrainConfig&;
+  static const std::vector<Setting> list = {
+      {"model", true, "", [](C c) { return json::parse(c.model.to_json()); }},  // nested: model.width, …
+      {"data", true, "", [](C c) { return json(c.data); }},
+      {"data_dir", true, "", [](C c) { return json(c.resolved_data_dir()); }},
+      {"cifar100_coarse", true, "false", [](C c) { return json(c.data_options.cifar100_coarse); }},
+      {"bad_images", false, "", [](C c) { return json(c.data_options.bad_images_fatal ? "fatal" : "skip"); }},
+      {"image_size", true, "224", [](C c) { return json(c.data_options.image_size); }},
+      {"max_image_pixels", false, "", [](C c) { return json(c.data_options.max_image_pixels); }},
+      {"workers", false, "", [](C c) { return json(c.workers); }},
+      {"train_subset", true, "", [](C c) { return json(c.train_subset); }},
+      {"test_subset", true, "", [](C c) { return json(c.test_subset); }},
+      {"epochs", true, "", [](C c) { return json(c.epochs); }},
+      {"batch_size", true, "", [](C c) { return json(c.batch_size); }},
+      {"lr", true, "", [](C c) { return json(c.schedule.base_lr); }},
+      {"schedule", true, "", [](C c) { return json(c.schedule.milestones); }},
+      {"gamma", true, "", [](C c) { return json(c.schedule.gamma); }},
+      {"cos", true, "", [](C c) { return json(c.schedule.cosine); }},
+      {"warmup", true, "", [](C c) { return json(c.schedule.warmup_epochs); }},
+      {"optimizer", true, "\"sgd\"", [](C c) { return json(c.optimizer.name); }},
+      {"momentum", true, "", [](C c) { return json(c.optimizer.momentum); }},
+      {"dampening", true, "", [](C c) { return json(c.optimizer.dampening); }},
+      {"nesterov", true, "", [](C c) { return json(c.optimizer.nesterov); }},
+      {"beta1", true, "0.9", [](C c) { return json(c.optimizer.beta1); }},
+      {"beta2", true, "0.999", [](C c) { return json(c.optimizer.beta2); }},
+      {"adam_eps", true, "1e-08", [](C c) { return json(c.optimizer.adam_eps); }},
+      {"trust_coefficient", true, "0.001", [](C c) { return json(c.optimizer.trust_coefficient); }},
+      {"proj_delta", true, "0.1", [](C c) { return json(c.optimizer.proj_delta); }},
+      {"wd_ratio", true, "0.1", [](C c) { return json(c.optimizer.wd_ratio); }},
+      {"invariance", true, "\"cosine\"", [](C c) { return json(c.optimizer.invariance); }},
+      {"label_smoothing", true, "0.0", [](C c) { return json(c.label_smoothing); }},
+      {"top5", false, "", [](C c) { return json(c.top5); }},      // a measurement
+      {"recipe", false, "", [](C c) { return json(c.recipe); }},  // the flags it set are compared
+      {"wd", true, "", [](C c) { return json(c.decay.wd); }},
+      {"wd_all", true, "", [](C c) { return json(c.decay.wd_all); }},
+      {"nowd_bn", true, "", [](C c) { return json(c.decay.nowd_bn); }},
+      {"nowd_fc", true, "", [](C c) { return json(c.decay.nowd_fc); }},
+      {"nowd_conv", true, "", [](C c) { return json(c.decay.nowd_conv); }},
+      {"el2", true, "", [](C c) { return json(c.decay.el2); }},
+      {"mineps", true, "", [](C c) { return json(c.decay.mineps); }},
+      {"mineps_auto", true, "false", [](C c) { return json(c.decay.mineps_auto); }},
+      {"mineps_layers", true, "",
+       [](C c) {
+         json layers = json::object();
+         for (const auto& [layer, eps] : c.mineps_layers) layers[layer] = eps;
+         return layers;
+       }},
+      {"lam", true, "", [](C c) { return json(c.decay.lam); }},
+      {"decoupled_wd", true, "", [](C c) { return json(c.decay.decoupled); }},
+      {"crop_padding", true, "", [](C c) { return json(c.crop_padding); }},
+      {"hflip", true, "", [](C c) { return json(c.hflip); }},
+      {"seed", true, "", [](C c) { return json(c.seed); }},
+      {"init_from", true, "\"\"", [](C c) { return json(c.init_from); }},
+      {"device", false, "", [](C c) { return json(c.device); }},
+      {"amp", true, "", [](C c) { return json(c.amp); }},
+      {"dtype", true, "\"float32\"", [](C c) { return json(c.dtype); }},
+      {"sync_bn", true, "false", [](C c) { return json(c.sync_bn); }},
+      {"dist_timeout", false, "", [](C c) { return json(c.dist_timeout); }},
+      {"bucket_mb", false, "", [](C c) { return json(c.bucket_mb); }},
+      {"dist_overlap", false, "", [](C c) { return json(c.dist_overlap); }},
+      {"dist_check_every", false, "", [](C c) { return json(c.dist_check_every); }},
+      {"channels_last", false, "", [](C c) { return json(c.channels_last); }},
+      {"probe_every", false, "", [](C c) { return json(c.probe_every); }},
+      {"collapse_share", false, "", [](C c) { return json(c.collapse_share); }},
+      {"collapse_sigma", false, "", [](C c) { return json(c.collapse_sigma); }},
+      {"keep_checkpoints", false, "", [](C c) { return json(c.keep_checkpoints); }},
+      {"on_nonfinite", false, "", [](C c) { return json(c.on_nonfinite); }},
+      {"history", false, "", [](C c) { return json::parse(c.history); }},
+  };
+  return list;
+}
+
+// The setting a config.json name belongs to ("model.width" → model); nullptr when none does.
+const Setting* setting_of(const std::string& name) {
+  const std::string top = name.substr(0, name.find('.'));
+  for (const auto& s : settings())
+    if (top == s.name) return &s;
+  return nullptr;
+}
+}  // namespace
+
 std::string TrainConfig::to_json() const {
-  nlohmann::json j;
-  j["model"] = nlohmann::json::parse(model.to_json());
-  j["data"] = data;
-  j["data_dir"] = resolved_data_dir();
-  j["cifar100_coarse"] = data_options.cifar100_coarse;
-  j["bad_images"] = data_options.bad_images_fatal ? "fatal" : "skip";
-  j["image_size"] = data_options.image_size;
-  j["max_image_pixels"] = data_options.max_image_pixels;
-  j["workers"] = workers;
-  j["train_subset"] = train_subset;
-  j["test_subset"] = test_subset;
-  j["epochs"] = epochs;
-  j["batch_size"] = batch_size;
-  j["lr"] = schedule.base_lr;
-  j["schedule"] = schedule.milestones;
-  j["gamma"] = schedule.gamma;
-  j["cos"] = schedule.cosine;
-  j["warmup"] = schedule.warmup_epochs;
-  j["optimizer"] = optimizer.name;
-  j["momentum"] = optimizer.momentum;
-  j["dampening"] = optimizer.dampening;
-  j["nesterov"] = optimizer.nesterov;
-  j["beta1"] = optimizer.beta1;
-  j["beta2"] = optimizer.beta2;
-  j["adam_eps"] = optimizer.adam_eps;
-  j["trust_coefficient"] = optimizer.trust_coefficient;
-  j["proj_delta"] = optimizer.proj_delta;
-  j["wd_ratio"] = optimizer.wd_ratio;
-  j["invariance"] = optimizer.invariance;
-  j["label_smoothing"] = label_smoothing;
-  j["top5"] = top5;
-  j["recipe"] = recipe;
-  j["wd"] = decay.wd;
-  j["wd_all"] = decay.wd_all;
-  j["nowd_bn"] = decay.nowd_bn;
-  j["nowd_fc"] = decay.nowd_fc;
-  j["nowd_conv"] = decay.nowd_conv;
-  j["el2"] = decay.el2;
-  j["mineps"] = decay.mineps;
-  j["mineps_auto"] = decay.mineps_auto;
-  j["mineps_layers"] = nlohmann::json::object();
-  for (const auto& [layer, eps] : mineps_layers) j["mineps_layers"][layer] = eps;
-  j["lam"] = decay.lam;
-  j["decoupled_wd"] = decay.decoupled;
-  j["crop_padding"] = crop_padding;
-  j["hflip"] = hflip;
-  j["seed"] = seed;
-  j["init_from"] = init_from;
-  j["device"] = device;
-  j["amp"] = amp;
-  j["dtype"] = dtype;
-  j["sync_bn"] = sync_bn;
-  j["dist_timeout"] = dist_timeout;
-  j["bucket_mb"] = bucket_mb;
-  j["dist_overlap"] = dist_overlap;
-  j["dist_check_every"] = dist_check_every;
-  j["channels_last"] = channels_last;
-  j["probe_every"] = probe_every;
-  j["collapse_share"] = collapse_share;
-  j["collapse_sigma"] = collapse_sigma;
-  j["keep_checkpoints"] = keep_checkpoints;
-  j["on_nonfinite"] = on_nonfinite;
-  j["history"] = nlohmann::json::parse(history);
+  json j;
+  for (const auto& s : settings()) j[s.name] = s.value(*this);
   return j.dump();
 }
 
 namespace {
-const std::set<std::string> kMeaningless = {"device", "channels_last", "probe_every", "collapse_share", "collapse_sigma",
-                                            "keep_checkpoints",
-                                            "on_nonfinite", "dist_timeout", "bucket_mb", "dist_overlap",
-                                            "dist_check_every", "history", "workers",
-                                            "bad_images", "max_image_pixels", "top5", "recipe"};
-// Settings added after runs were already stored: missing from an older config.json means this value.
-const std::map<std::string, std::string> kAddedLater = {
-    {"dtype", "\"float32\""}, {"sync_bn", "false"}, {"cifar100_coarse", "false"}, {"image_size", "224"},
-    {"label_smoothing", "0.0"}, {"init_from", "\"\""}, {"optimizer", "\"sgd\""}, {"beta1", "0.9"},
-    {"beta2", "0.999"}, {"adam_eps", "1e-08"}, {"trust_coefficient", "0.001"}, {"proj_delta", "0.1"},
-    {"wd_ratio", "0.1"}, {"invariance", "\"cosine\""}, {"mineps_auto", "false"}};
-
 // name → value text, nested objects flattened to "outer.inner".
 void flatten(const nlohmann::json& j, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
   for (const auto& [key, value] : j.items()) {
@@ -193,14 +217,15 @@ std::vector<SettingChange> meaning_changes(const std::string& before_json, const
   auto value_in = [](const auto& settings, const std::string& name) -> std::string {
     for (const auto& [n, v] : settings)
       if (n == name) return v;
-    const auto later = kAddedLater.find(name);
-    return later != kAddedLater.end() ? later->second : "null";
+    const Setting* setting = setting_of(name);  // missing from an older run: its value before it existed
+    return setting && *setting->before_added ? setting->before_added : "null";
   };
   std::vector<SettingChange> out;
   std::set<std::string> seen;
   for (const auto* side : {&before, &after})
     for (const auto& [name, ignored] : *side) {
-      if (kMeaningless.count(name) || !seen.insert(name).second) continue;
+      const Setting* setting = setting_of(name);
+      if ((setting && !setting->meaning) || !seen.insert(name).second) continue;
       const auto b = value_in(before, name), a = value_in(after, name);
       if (b != a) out.push_back({name, b, a});
     }

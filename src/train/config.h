@@ -85,7 +85,9 @@ struct SettingChange {
 // collapse_sigma), keep_checkpoints, on_nonfinite, the
 // data-parallel transport (dist_timeout, bucket_mb, dist_overlap, dist_check_every), the loader's
 // workers and bad-image policy (bad_images, max_image_pixels), top5 (a measurement), recipe (the flags it set are compared) and the
-// history itself. A setting missing from an older run's configuration counts as its default.
+// history itself. A setting missing from an older run's configuration counts as its value from
+// before it existed. Each setting is declared once, with its meaning and that value, in
+// config.cpp's settings(): config.json's keys and this comparison derive from it.
 std::vector<SettingChange> meaning_changes(const std::string& before_json, const std::string& after_json);
 
 // Every setting name of a config.json text (what --resume-override accepts).

@@ -117,3 +117,45 @@ TEST(TrainConfig, AResumeSeesTheChangesOfMeaningAndRecordsThem) {
   for (const char* name : {"epochs", "lr", "model.width", "seed", "data_dir"})
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
 }
+
+namespace eshift {
+namespace {
+
+TEST(TrainConfig, EverySettingIsDeclaredOnceWithItsMeaningAndItsValueBeforeItExisted) {
+  const TrainConfig base;
+  // the settings config.h says a resume does not compare: changing each changes nothing
+  auto quiet = base;
+  quiet.device = "cuda";
+  quiet.channels_last = false;
+  quiet.probe_every = 3;
+  quiet.collapse_share = 0.5;
+  quiet.collapse_sigma = 1e-4;
+  quiet.keep_checkpoints = 9;
+  quiet.on_nonfinite = "skip";
+  quiet.dist_timeout = 7;
+  quiet.bucket_mb = 1;
+  quiet.dist_overlap = false;
+  quiet.dist_check_every = 4;
+  quiet.workers = 5;
+  quiet.data_options.bad_images_fatal = true;
+  quiet.data_options.max_image_pixels = 10;
+  quiet.top5 = true;
+  quiet.recipe = "cifar100";
+  quiet.history = R"([{"resumed_after_epoch": 1}])";
+  EXPECT_TRUE(meaning_changes(base.to_json(), quiet.to_json()).empty());
+  // a run stored before a setting existed: the missing one compares as its value from before
+  auto older = nlohmann::json::parse(base.to_json());
+  for (const char* added : {"optimizer", "dtype", "beta1", "adam_eps", "mineps_auto", "init_from", "sync_bn",
+                            "cifar100_coarse", "image_size", "label_smoothing", "invariance"})
+    ASSERT_EQ(older.erase(added), 1u) << added;
+  EXPECT_TRUE(meaning_changes(older.dump(), base.to_json()).empty());
+  // but a setting that always existed, missing, is a change (null → its value)
+  older.erase("lr");
+  const auto changes = meaning_changes(older.dump(), base.to_json());
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].name, "lr");
+  EXPECT_EQ(changes[0].before, "null");
+}
+
+}  // namespace
+}  // namespace eshift
