@@ -11,6 +11,7 @@
 
 #include "eshift/data/registry.h"
 #include "eshift/models/registry.h"
+#include "eshift/tasks/registry.h"
 #include "eshift/train/recipe.h"
 
 namespace eshift::cli {
@@ -159,6 +160,9 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
   app.add_option("--crop-padding", c.crop_padding,
                  "random-crop padding in pixels (0 = off; default: the dataset's, 2 for Fashion-MNIST, 4 for CIFAR)");
   app.add_flag("!--no-flip", c.hflip, "no random horizontal flips");
+  std::string tasks;
+  for (const auto& entry : task_registry()) tasks += (tasks.empty() ? "" : "; ") + entry.name + ": " + entry.description;
+  app.add_option("--task", c.task, "what the model learns (" + tasks + ")")->capture_default_str();
   app.add_option("--label-smoothing", c.label_smoothing, "cross-entropy label smoothing s (target (1-s)·one-hot + s/K)")
       ->capture_default_str();
   app.add_flag("--top5", c.top5, "also measure top-5 accuracy");

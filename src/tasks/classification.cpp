@@ -1,5 +1,7 @@
 #include "eshift/tasks/classification.h"
 
+#include "eshift/core/errors.h"
+
 #include <algorithm>
 
 namespace eshift {
@@ -38,6 +40,12 @@ void ClassificationTask::measure(const torch::Tensor& logits, const Batch& batch
 
 std::shared_ptr<const Task> classification_task(ClassificationOptions options) {
   return std::make_shared<ClassificationTask>(options);
+}
+
+void ClassificationTask::check(const Dataset& train, const Dataset& eval, const std::string& dir) const {
+  if (eval.num_classes() > train.num_classes())
+    throw DataError(dir + ": the test labels go up to " + std::to_string(eval.num_classes() - 1) +
+                    " but the training set has only " + std::to_string(train.num_classes()) + " classes");
 }
 
 }  // namespace eshift

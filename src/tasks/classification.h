@@ -23,6 +23,8 @@ class ClassificationTask : public Task {
   torch::Tensor loss(const torch::Tensor& logits, const Batch& batch) const override;
   void measure(const torch::Tensor& logits, const Batch& batch, std::optional<double> mean_loss,
                MetricSums& sums) const override;
+  // The evaluation labels must be among the training classes.
+  void check(const Dataset& train, const Dataset& eval, const std::string& dir) const override;
 
  private:
   ClassificationOptions options_;

@@ -11,6 +11,7 @@
 
 #include "eshift/core/metrics.h"
 #include "eshift/data/batch.h"
+#include "eshift/data/dataset.h"
 
 namespace eshift {
 
@@ -26,6 +27,9 @@ class Task {
   // of loss() for this batch (reused, not recomputed); in evaluation it is empty.
   virtual void measure(const torch::Tensor& output, const Batch& batch, std::optional<double> mean_loss,
                        MetricSums& sums) const = 0;
+  // Whether the task can learn from `train` and be measured on `eval` (read from `dir`): throws
+  // DataError naming the directory when not. Run before anything else is set up.
+  virtual void check(const Dataset& train, const Dataset& eval, const std::string& dir) const {}
 };
 
 }  // namespace eshift

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "eshift/data/registry.h"
+#include "eshift/tasks/registry.h"
 
 namespace eshift {
 
@@ -37,6 +38,7 @@ void TrainConfig::validate() const {
     check(!std::isfinite(value) || fits_float(value),
           std::string(flag) + " " + str(value) + " does not fit a float32 (at most " + str(FLT_MAX) + ")");
   find_dataset(data);
+  find_task(task);
   model.validate();
   schedule.validate();
   decay.validate();
@@ -138,6 +140,7 @@ const std::vector<Setting>& settings() {
       {"proj_delta", true, "0.1", [](C c) { return json(c.optimizer.proj_delta); }},
       {"wd_ratio", true, "0.1", [](C c) { return json(c.optimizer.wd_ratio); }},
       {"invariance", true, "\"cosine\"", [](C c) { return json(c.optimizer.invariance); }},
+      {"task", true, "\"classify\"", [](C c) { return json(c.task); }},
       {"label_smoothing", true, "0.0", [](C c) { return json(c.label_smoothing); }},
       {"top5", false, "", [](C c) { return json(c.top5); }},      // a measurement
       {"recipe", false, "", [](C c) { return json(c.recipe); }},  // the flags it set are compared

@@ -12,6 +12,7 @@
 #include "eshift/optim/lr_schedule.h"
 #include "eshift/optim/optimizer_spec.h"
 #include "eshift/regularize/decay_flags.h"
+#include "eshift/tasks/registry.h"
 
 namespace eshift {
 
@@ -35,6 +36,7 @@ struct TrainConfig {
   int64_t eval_batch_size = 500;
   LrSchedule schedule;
   OptimizerSpec optimizer;               // --optimizer and its settings (momentum, betas, …)
+  std::string task = kDefaultTask;       // what the model learns (tasks/registry.h)
   double label_smoothing = 0;            // cross-entropy against (1 − s)·one-hot + s/K
   bool top5 = false;                     // also measure top-5 accuracy
   std::string recipe;                    // the preset the run started from (informational)

@@ -199,9 +199,7 @@ void Trainer::set_up_data() {
   const auto train_shape = train_set_->image_shape(), eval_shape = eval_set_->image_shape();
   if (train_shape.str() != eval_shape.str())
     throw DataError(dir + ": the test images are " + eval_shape.str() + " but the training images " + train_shape.str());
-  if (eval_set_->num_classes() > train_set_->num_classes())
-    throw DataError(dir + ": the test labels go up to " + std::to_string(eval_set_->num_classes() - 1) +
-                    " but the training set has only " + std::to_string(train_set_->num_classes()) + " classes");
+  task_->check(*train_set_, *eval_set_, dir);
   const int64_t side = std::min(train_shape.height, train_shape.width);
   if (config_.crop_padding >= side)
     throw std::invalid_argument("--crop-padding " + std::to_string(config_.crop_padding) +

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "eshift/tasks/classification.h"
+#include "eshift/tasks/registry.h"
 
 using namespace eshift;
 
@@ -84,3 +85,21 @@ TEST(ClassificationTask, TopFiveCountsTheTargetAmongTheFiveLargestLogits) {
   task.measure(torch::tensor({{1.0, 0.0}}), batch_of(torch::tensor({1}, torch::kInt64)), std::nullopt, two);
   EXPECT_DOUBLE_EQ(two.means().at("acc5"), 1.0);
 }
+
+namespace eshift {
+namespace {
+
+TEST(TaskRegistry, MakesTheClassificationTaskWithItsOptionsAndNamesTheKnownTasks) {
+  const auto task = make_task("classify", {0.1, true});
+  EXPECT_EQ(task->name(), "classification");
+  EXPECT_EQ(task->metrics().size(), 3u);  // loss, acc, acc5 (--top5)
+  try {
+    make_task("detect", {});
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "unknown --task 'detect' (known: classify)");
+  }
+}
+
+}  // namespace
+}  // namespace eshift

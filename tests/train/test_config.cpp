@@ -146,7 +146,7 @@ TEST(TrainConfig, EverySettingIsDeclaredOnceWithItsMeaningAndItsValueBeforeItExi
   // a run stored before a setting existed: the missing one compares as its value from before
   auto older = nlohmann::json::parse(base.to_json());
   for (const char* added : {"optimizer", "dtype", "beta1", "adam_eps", "mineps_auto", "init_from", "sync_bn",
-                            "cifar100_coarse", "image_size", "label_smoothing", "invariance"})
+                            "cifar100_coarse", "image_size", "label_smoothing", "invariance", "task"})
     ASSERT_EQ(older.erase(added), 1u) << added;
   EXPECT_TRUE(meaning_changes(older.dump(), base.to_json()).empty());
   // but a setting that always existed, missing, is a change (null → its value)

@@ -1,0 +1,30 @@
+#include "eshift/tasks/registry.h"
+
+#include <stdexcept>
+
+#include "eshift/tasks/classification.h"
+
+namespace eshift {
+
+const std::vector<TaskEntry>& task_registry() {
+  static const std::vector<TaskEntry> entries = {
+      {"classify", "image classification: cross-entropy (with --label-smoothing), top-1 (and --top5) accuracy",
+       [](const TaskOptions& o) { return classification_task({o.label_smoothing, o.top5}); }},
+  };
+  return entries;
+}
+
+const TaskEntry& find_task(const std::string& name) {
+  std::string known;
+  for (const auto& entry : task_registry()) {
+    if (entry.name == name) return entry;
+    known += (known.empty() ? "" : ", ") + entry.name;
+  }
+  throw std::invalid_argument("unknown --task '" + name + "' (known: " + known + ")");
+}
+
+std::shared_ptr<const Task> make_task(const std::string& name, const TaskOptions& options) {
+  return find_task(name).make(options);
+}
+
+}  // namespace eshift
