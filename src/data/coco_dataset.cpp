@@ -2,26 +2,15 @@
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "eshift/core/checksum.h"
 #include "eshift/core/errors.h"
+#include "eshift/core/file_bytes.h"
 #include "eshift/data/jpeg.h"
 
 namespace eshift {
 
 namespace {
-
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw DataError(path + ": cannot open file");
-  const std::streamsize n = in.tellg();
-  if (n <= 0) throw DataError(path + ": empty file");
-  std::vector<uint8_t> bytes(static_cast<size_t>(n));
-  in.seekg(0);
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), n)) throw DataError(path + ": read error");
-  return bytes;
-}
 
 // torchvision's _has_only_empty_bbox: every box at most 1 pixel wide or high.
 bool only_empty_boxes(const CocoAnnotationFile& file, const std::vector<size_t>& annotations) {
@@ -128,7 +117,7 @@ DetectionExample CocoDataset::read(int64_t index) const {
   const Image& image = images_[size_t(index)];
   const CocoImage& info = annotations_.images[image.image];
   const std::string path = dir_ + "/" + split_ + "2017/" + info.file_name;
-  const std::vector<uint8_t> bytes = read_bytes(path);
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
   RgbImage rgb = decode_jpeg(bytes.data(), bytes.size(), 1, path, options_.max_image_pixels);
   if (uint32_t(rgb.height) != info.height || uint32_t(rgb.width) != info.width)
     throw DataError(path + ": the image is " + std::to_string(rgb.height) + "x" + std::to_string(rgb.width) +

@@ -4,11 +4,11 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "eshift/core/checksum.h"
 #include "eshift/core/errors.h"
+#include "eshift/core/file_bytes.h"
 #include "eshift/data/jpeg_transforms.h"
 
 namespace fs = std::filesystem;
@@ -70,13 +70,8 @@ ImageFolderDataset::ImageFolderDataset(const std::string& dir, const std::string
 Example ImageFolderDataset::get(int64_t index) const {
   TORCH_CHECK(index >= 0 && index < size(), "example ", index, " of a set of ", size());
   const File& file = (*files_)[static_cast<size_t>(index)];
-  std::ifstream in(file.path, std::ios::binary | std::ios::ate);
-  if (!in) throw DataError(file.path + ": cannot open file");
-  const std::streamsize n = in.tellg();
-  if (n <= 0) throw DataError(file.path + ": empty file");
-  auto bytes = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(n));
-  in.seekg(0);
-  if (!in.read(reinterpret_cast<char*>(bytes->data()), n)) throw DataError(file.path + ": read error");
+  auto bytes = std::make_shared<std::vector<uint8_t>>(read_file_bytes(file.path));
+  const auto n = static_cast<int64_t>(bytes->size());
   Example ex;
   ex.pixels = bytes->data();
   ex.shape = image_shape();

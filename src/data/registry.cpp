@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "eshift/core/named.h"
 #include "eshift/data/cifar_reader.h"
 #include "eshift/data/idx_reader.h"
 #include "eshift/data/image_folder.h"
@@ -33,14 +34,7 @@ const std::vector<DatasetEntry>& dataset_registry() {
   return entries;
 }
 
-const DatasetEntry& find_dataset(const std::string& name) {
-  std::string known;
-  for (const auto& entry : dataset_registry()) {
-    if (entry.name == name) return entry;
-    known += (known.empty() ? "" : ", ") + entry.name;
-  }
-  throw std::invalid_argument("unknown --data '" + name + "' (known: " + known + ")");
-}
+const DatasetEntry& find_dataset(const std::string& name) { return find_named(dataset_registry(), name, "--data"); }
 
 std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& dir, const std::string& split,
                                             const DataOptions& options) {

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "eshift/core/named.h"
 #include "eshift/tasks/classification.h"
 
 namespace eshift {
@@ -14,14 +15,7 @@ const std::vector<TaskEntry>& task_registry() {
   return entries;
 }
 
-const TaskEntry& find_task(const std::string& name) {
-  std::string known;
-  for (const auto& entry : task_registry()) {
-    if (entry.name == name) return entry;
-    known += (known.empty() ? "" : ", ") + entry.name;
-  }
-  throw std::invalid_argument("unknown --task '" + name + "' (known: " + known + ")");
-}
+const TaskEntry& find_task(const std::string& name) { return find_named(task_registry(), name, "--task"); }
 
 std::shared_ptr<const Task> make_task(const std::string& name, const TaskOptions& options) {
   return find_task(name).make(options);

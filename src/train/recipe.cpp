@@ -4,6 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "eshift/core/named.h"
+
 namespace eshift {
 
 namespace {
@@ -119,14 +121,7 @@ const std::vector<Recipe>& recipes() {
   return all;
 }
 
-const Recipe& find_recipe(const std::string& name) {
-  std::string known;
-  for (const auto& r : recipes()) {
-    if (r.name == name) return r;
-    known += (known.empty() ? "" : ", ") + r.name;
-  }
-  throw std::invalid_argument("unknown --recipe '" + name + "' (known: " + known + ")");
-}
+const Recipe& find_recipe(const std::string& name) { return find_named(recipes(), name, "--recipe"); }
 
 std::vector<std::string> apply_recipe(const Recipe& recipe, TrainConfig& config,
                                       const std::function<bool(const std::string&)>& given) {
