@@ -50,10 +50,10 @@ void CocoEvaluator::add(const ImageDetections& d) {
   const CocoAnnotationFile& file = dataset_->annotations();
   TORCH_CHECK(file.image_index.count(d.image_id), "image ", d.image_id, " is not in ", file.path);
   // an image seen before (a padded shard repeats some): once, as the reference's merge keeps it
-  if (!seen_.insert(d.image_id).second) return;
+  if (seen_.count(d.image_id)) return;
   const torch::Tensor boxes = d.boxes.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  const torch::Tensor scores = d.scores.detach().to(torch::kCPU, torch::kDouble).contiguous();
-  const torch::Tensor labels = d.labels.detach().to(torch::kCPU, torch::kInt64).contiguous();
+  const torch::Tensor scores = d.scores.detach().to(torch::kCPU, torch::kDouble).reshape({-1}).contiguous();
+  const torch::Tensor labels = d.labels.detach().to(torch::kCPU, torch::kInt64).reshape({-1}).contiguous();
   const int64_t n = boxes.size(0);
   TORCH_CHECK(boxes.dim() == 2 && boxes.size(1) == 4 && scores.numel() == n && labels.numel() == n,
               "detections need boxes [n, 4], scores [n] and labels [n]");
@@ -67,6 +67,8 @@ void CocoEvaluator::add(const ImageDetections& d) {
                                  1)
                         .contiguous();
   const auto box = xywh.accessor<float, 2>();
+  const auto score = scores.accessor<double, 1>();
+  const auto label = labels.accessor<int64_t, 1>();
   torch::Tensor masks;
   if (results_.count(CocoIouType::Segm)) {
     TORCH_CHECK(d.masks.defined() && d.masks.dim() == 3 && d.masks.size(0) == n && d.masks.size(1) == oh &&
@@ -78,8 +80,8 @@ void CocoEvaluator::add(const ImageDetections& d) {
   for (int64_t k = 0; k < n; ++k) {
     CocoAnnotation r;
     r.image_id = d.image_id;
-    r.category_id = dataset_->category_id(labels[k].item<int64_t>());
-    r.score = scores[k].item<double>();
+    r.category_id = dataset_->category_id(label[k]);
+    r.score = score[k];
     if (results_.count(CocoIouType::Bbox)) {
       r.bbox = coco::Box{box[k][0], box[k][1], box[k][2], box[k][3]};
       results_[CocoIouType::Bbox].push_back(r);
@@ -90,6 +92,7 @@ void CocoEvaluator::add(const ImageDetections& d) {
       results_[CocoIouType::Segm].push_back(std::move(r));
     }
   }
+  seen_.insert(d.image_id);
   image_ids_.push_back(d.image_id);
   ++images_;
 }
