@@ -172,11 +172,11 @@ class BenchCommand : public Command {
       auto r = loader.next();
       if (!r) break;
       ++batches;
-      images += r->batch.size();
+      images += r->size();
       unreadable += int64_t(r->unreadable.size());
-      largest_h = std::max(largest_h, r->batch.images.size(2));
-      largest_w = std::max(largest_w, r->batch.images.size(3));
-      for (const auto& t : r->batch.targets) objects += t.boxes.size(0);
+      largest_h = std::max(largest_h, r->inputs.size(2));
+      largest_w = std::max(largest_w, r->inputs.size(3));
+      for (const auto& t : r->objects) objects += t.boxes.size(0);
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("coco loader: %lld images in %lld batches of %lld (largest %lldx%lld), %lld objects with %s, "

@@ -54,11 +54,11 @@ class EvalCommand : public Command {
                                   std::to_string(test_set->image_shape().channels) +
                                   " channels, the checkpoint's model expects " + std::to_string(info.spec.in_channels));
     const ClassificationTask task({0, /*top5=*/true});
-    const auto transform = test_set->eval_transform({info.input_mean, info.input_std});
-    const auto m = evaluate_sums(*model, task, test_set, *transform,
-                                 ExecutionPolicy(Placement{device, false, model->parameters().front().scalar_type()}),  // a --dtype float64 run's weights stay float64
-                                 500, 0, 1, workers_)
-                       .means();
+    const ImageSplit split(test_set, test_set->eval_transform({info.input_mean, info.input_std}));
+    const auto m = evaluate_split(*model, task, split,
+                                  ExecutionPolicy(Placement{device, false, model->parameters().front().scalar_type()}),  // a --dtype float64 run's weights stay float64
+                                  500, 0, 1, workers_)
+                       ->finalize();
     std::printf("checkpoint %s (epoch %lld, %s)\n", checkpoint_.c_str(), (long long)info.epoch,
                 info.spec.to_json().c_str());
     std::printf("test images %lld: loss %.4f top-1 %.2f%% top-5 %.2f%%\n", (long long)test_set->size(), m.at("loss"),

@@ -166,6 +166,8 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
   app.add_option("--label-smoothing", c.label_smoothing, "cross-entropy label smoothing s (target (1-s)·one-hot + s/K)")
       ->capture_default_str();
   app.add_flag("--top5", c.top5, "also measure top-5 accuracy");
+  app.add_option("--min-size", c.min_size, "detection: resize so that the shorter side is this …")->capture_default_str();
+  app.add_option("--max-size", c.max_size, "detection: … unless the longer side would pass this")->capture_default_str();
   app.add_flag("--cifar100-coarse", c.data_options.cifar100_coarse, "CIFAR-100: train on the 20 superclasses");
   app.add_option("--image-size", c.data_options.image_size,
                  "image folders: training crop and evaluation center crop (resize to size·256/224 first)")

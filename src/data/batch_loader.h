@@ -18,6 +18,7 @@
 
 #include "eshift/data/batch.h"
 #include "eshift/data/dataset.h"
+#include "eshift/data/loader.h"
 #include "eshift/data/sampler.h"
 
 namespace eshift {
@@ -41,7 +42,7 @@ struct LoaderOptions {
   bool pin_memory = false;  // batches in page-locked memory (faster, asynchronous copies to a GPU)
 };
 
-class BatchLoader {
+class BatchLoader : public Loader {
  public:
   // The transform is copied and draws this epoch's choices.
   BatchLoader(std::shared_ptr<const Dataset> dataset, const Transform& transform, LoaderOptions options, int epoch);
@@ -51,8 +52,8 @@ class BatchLoader {
 
   // The next batch, or nullopt at the end of the epoch. An error in a worker (a damaged example)
   // is rethrown here.
-  std::optional<Batch> next();
-  int64_t num_batches() const { return num_batches_; }
+  std::optional<Batch> next() override;
+  int64_t num_batches() const override { return num_batches_; }
 
   // Builds batch i of this epoch synchronously (what the worker threads run).
   Batch make_batch(int64_t i) const;

@@ -83,6 +83,13 @@ int64_t CocoDataset::image_id(int64_t index) const {
   return annotations_.images[images_[size_t(index)].image].id;
 }
 
+std::shared_ptr<const CocoDataset> CocoDataset::head(int64_t n) const {
+  TORCH_CHECK(n >= 1 && n <= size(), "a head of ", n, " images out of ", size());
+  auto out = std::make_shared<CocoDataset>(*this);
+  out->images_.resize(size_t(n));
+  return out;
+}
+
 std::string CocoDataset::summary() const {
   int64_t targets = 0;
   for (const auto& image : images_) targets += int64_t(image.annotations.size());

@@ -47,6 +47,8 @@ class CocoDataset {
   std::string fingerprint() const;  // as Dataset::fingerprint(): what the examples are, with a CRC-32C
   bool fatal_unreadable() const { return options_.bad_images_fatal; }
   bool has_masks() const { return has_masks_; }  // every target has a mask (else none has)
+  // The first n images (1 <= n <= size()) as a dataset of their own (--train-subset, --test-subset).
+  std::shared_ptr<const CocoDataset> head(int64_t n) const;
 
   // Image `index` decoded with its target at its own size, before any transform.
   DetectionExample read(int64_t index) const;

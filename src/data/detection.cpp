@@ -61,7 +61,7 @@ DetectionExample DetectionTransform::apply(const torch::Tensor& image, Detection
   return {x.contiguous(), std::move(target)};
 }
 
-DetectionBatch collate_detection(std::vector<DetectionExample> examples, int64_t stride) {
+Batch collate_detection(std::vector<DetectionExample> examples, int64_t stride) {
   TORCH_CHECK(!examples.empty(), "a detection batch needs at least one image");
   int64_t height = 0, width = 0;
   for (const auto& e : examples) {
@@ -70,12 +70,12 @@ DetectionBatch collate_detection(std::vector<DetectionExample> examples, int64_t
   }
   height = (height + stride - 1) / stride * stride;
   width = (width + stride - 1) / stride * stride;
-  DetectionBatch batch;
-  batch.images = torch::zeros({int64_t(examples.size()), 3, height, width}, torch::kFloat32);
+  Batch batch;
+  batch.inputs = torch::zeros({int64_t(examples.size()), 3, height, width}, torch::kFloat32);
   for (size_t i = 0; i < examples.size(); ++i) {
     const auto& image = examples[i].image;
-    batch.images[int64_t(i)].narrow(1, 0, image.size(1)).narrow(2, 0, image.size(2)).copy_(image);
-    batch.targets.push_back(std::move(examples[i].target));
+    batch.inputs[int64_t(i)].narrow(1, 0, image.size(1)).narrow(2, 0, image.size(2)).copy_(image);
+    batch.objects.push_back(std::move(examples[i].target));
   }
   return batch;
 }

@@ -21,15 +21,10 @@
 #include <random>
 #include <vector>
 
-namespace eshift {
+#include "eshift/data/batch.h"
+#include "eshift/data/detection_target.h"
 
-struct DetectionTarget {
-  int64_t image_id = 0;
-  torch::Tensor boxes;   // float32 [n, 4]
-  torch::Tensor labels;  // int64 [n]
-  torch::Tensor masks;   // uint8 [n, h, w]; undefined when the dataset gives none
-  std::array<int64_t, 2> original_size{}, size{};  // h, w before and after the transform
-};
+namespace eshift {
 
 // One image after its transform: float32 [3, h, w] and its target at that size.
 struct DetectionExample {
@@ -59,13 +54,8 @@ class DetectionTransform {
   std::vector<uint8_t> flips_;
 };
 
-// The batch of `examples`: images zero-padded to [B, 3, H, W] (H, W multiples of `stride`), and
-// their targets in order.
-struct DetectionBatch {
-  torch::Tensor images;
-  std::vector<DetectionTarget> targets;
-  int64_t size() const { return images.size(0); }
-};
-DetectionBatch collate_detection(std::vector<DetectionExample> examples, int64_t stride = 32);
+// The batch of `examples`: inputs, the images zero-padded to [B, 3, H, W] (H, W multiples of
+// `stride`), and objects, their targets in order.
+Batch collate_detection(std::vector<DetectionExample> examples, int64_t stride = 32);
 
 }  // namespace eshift

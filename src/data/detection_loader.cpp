@@ -38,22 +38,22 @@ void DetectionLoader::prefetch() {
   }
 }
 
-std::optional<DetectionLoader::Result> DetectionLoader::next() {
+std::optional<Batch> DetectionLoader::next() {
   if (next_ >= num_batches_) return std::nullopt;
   auto ready = std::move(pending_.front());
   pending_.pop_front();
-  Result r = ready.get();
+  Batch r = ready.get();
   ++next_;
   prefetch();
   return r;
 }
 
-DetectionLoader::Result DetectionLoader::make_batch(int64_t index) const {
+Batch DetectionLoader::make_batch(int64_t index) const {
   const int64_t begin = index * options_.batch_size;
   const int64_t count = std::min(options_.batch_size, int64_t(positions_.size()) - begin);
   std::vector<DetectionExample> examples;
   examples.reserve(size_t(count));
-  Result result;
+  std::vector<std::string> unreadable;
   for (int64_t b = 0; b < count; ++b) {
     const int64_t position = positions_[size_t(begin + b)];
     const int64_t example = order_[size_t(position % int64_t(order_.size()))];
@@ -61,16 +61,17 @@ DetectionLoader::Result DetectionLoader::make_batch(int64_t index) const {
       examples.push_back(dataset_->get(example, transform_, position % int64_t(order_.size())));
     } catch (const DataError& e) {
       if (dataset_->fatal_unreadable()) throw;
-      result.unreadable.push_back(e.what());
+      unreadable.push_back(e.what());
     }
   }
   if (examples.empty())
     throw DataError("every image of a batch is unreadable (" + std::to_string(count) + ", the first: " +
-                    result.unreadable.front() + ")");
+                    unreadable.front() + ")");
   if (options_.keep_batch_size)
     for (size_t k = 0, missing = size_t(count) - examples.size(); k < missing; ++k) examples.push_back(examples[k]);
-  result.batch = collate_detection(std::move(examples), stride_);
-  return result;
+  Batch batch = collate_detection(std::move(examples), stride_);
+  batch.unreadable = std::move(unreadable);
+  return batch;
 }
 
 }  // namespace eshift

@@ -15,10 +15,11 @@
 #include "eshift/data/batch_loader.h"
 #include "eshift/data/coco_dataset.h"
 #include "eshift/data/detection.h"
+#include "eshift/data/loader.h"
 
 namespace eshift {
 
-class DetectionLoader {
+class DetectionLoader : public Loader {
  public:
   // Of the options, batch_size, shuffle, drop_last, seed, workers, rank, world_size, pad and
   // keep_batch_size apply (pin_memory does not yet).
@@ -28,17 +29,13 @@ class DetectionLoader {
   DetectionLoader(const DetectionLoader&) = delete;
   DetectionLoader& operator=(const DetectionLoader&) = delete;
 
-  // The next batch, or nullopt at the end of the epoch; an error in a worker is rethrown here.
-  // Images that cannot be read (a DataError, unless the dataset's errors are fatal) are left out of
-  // their batch, or replaced by the batch's first readable one when the batch keeps its size, and
-  // their messages are in `unreadable` of the batch they belonged to.
-  struct Result {
-    DetectionBatch batch;
-    std::vector<std::string> unreadable;
-  };
-  std::optional<Result> next();
-  int64_t num_batches() const { return num_batches_; }
-  Result make_batch(int64_t i) const;
+  // The next batch (collate_detection's), or nullopt at the end of the epoch; an error in a worker
+  // is rethrown here. Images that cannot be read (a DataError, unless the dataset's errors are
+  // fatal) are left out of their batch, or replaced by the batch's first readable one when the
+  // batch keeps its size, and their messages are in `unreadable` of the batch they belonged to.
+  std::optional<Batch> next() override;
+  int64_t num_batches() const override { return num_batches_; }
+  Batch make_batch(int64_t i) const;
 
  private:
   void prefetch();
@@ -49,7 +46,7 @@ class DetectionLoader {
   int64_t stride_;
   std::vector<int64_t> order_, positions_;
   int64_t num_batches_ = 0, next_ = 0, requested_ = 0;
-  std::deque<std::future<Result>> pending_;
+  std::deque<std::future<Batch>> pending_;
 };
 
 }  // namespace eshift

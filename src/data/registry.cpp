@@ -30,6 +30,9 @@ const std::vector<DatasetEntry>& dataset_registry() {
        [](const std::string& dir, const std::string& split, const DataOptions& o) -> std::shared_ptr<const Dataset> {
          return std::make_shared<ImageFolderDataset>(dir, split == "train" ? "train" : "val", o);
        }},
+      {"coco", "data/coco",
+       "COCO detection: annotations/instances_{train,val}2017.json, train2017/, val2017/ (--task detect)", 0,
+       nullptr, "detect"},
   };
   return entries;
 }
@@ -39,6 +42,9 @@ const DatasetEntry& find_dataset(const std::string& name) { return find_named(da
 std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& dir, const std::string& split,
                                             const DataOptions& options) {
   const auto& entry = find_dataset(name);
+  if (!entry.open)
+    throw std::invalid_argument("--data " + name + " holds " + (entry.task == "detect" ? "detection" : entry.task) +
+                                " data (images with their objects): train it with --task " + entry.task);
   return entry.open(dir.empty() ? entry.default_dir : dir, split, options);
 }
 

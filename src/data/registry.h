@@ -21,6 +21,9 @@ struct DatasetEntry {
   std::function<std::shared_ptr<const Dataset>(const std::string& dir, const std::string& split,
                                                const DataOptions& options)>
       open;
+  // The task its data is for: "classify" (opened above, as a Dataset), or "detect" (COCO: opened
+  // by the detection task itself, tasks/detection.h; `open` is empty).
+  std::string task = "classify";
 };
 
 const std::vector<DatasetEntry>& dataset_registry();
@@ -30,7 +33,8 @@ constexpr const char* kDefaultDataset = "fashion-mnist";
 // The entry of `name`; throws std::invalid_argument ("unknown --data 'x' (known: …)").
 const DatasetEntry& find_dataset(const std::string& name);
 
-// find_dataset(name).open(dir, split, options), the entry's default directory when `dir` is empty.
+// find_dataset(name).open(dir, split, options), the entry's default directory when `dir` is empty;
+// throws std::invalid_argument for a dataset of another task than classification.
 std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& dir, const std::string& split,
                                             const DataOptions& options);
 std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& dir, const std::string& split);

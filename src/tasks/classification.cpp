@@ -1,6 +1,7 @@
 #include "eshift/tasks/classification.h"
 
 #include "eshift/core/errors.h"
+#include "eshift/data/registry.h"
 
 #include <algorithm>
 
@@ -14,12 +15,14 @@ ClassificationTask::ClassificationTask(ClassificationOptions options) : options_
   if (options_.top5) metrics_.push_back({"acc5", "top5_accuracy", true});
 }
 
-torch::Tensor ClassificationTask::loss(const torch::Tensor& logits, const Batch& batch) const {
+torch::Tensor ClassificationTask::loss(const ModelOutput& output, const Batch& batch) const {
+  const auto& logits = output.logits;
   return F::cross_entropy(logits, batch.targets, F::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing));
 }
 
-void ClassificationTask::measure(const torch::Tensor& logits, const Batch& batch, std::optional<double> mean_loss,
+void ClassificationTask::measure(const ModelOutput& output, const Batch& batch, std::optional<double> mean_loss,
                                  MetricSums& sums) const {
+  const auto& logits = output.logits;
   const int64_t n = batch.targets.size(0);
   const int64_t correct = logits.argmax(1).eq(batch.targets).sum().item<int64_t>();
   const double loss_sum = mean_loss ? *mean_loss * double(n)
@@ -42,10 +45,48 @@ std::shared_ptr<const Task> classification_task(ClassificationOptions options) {
   return std::make_shared<ClassificationTask>(options);
 }
 
-void ClassificationTask::check(const Dataset& train, const Dataset& eval, const std::string& dir) const {
-  if (eval.num_classes() > train.num_classes())
-    throw DataError(dir + ": the test labels go up to " + std::to_string(eval.num_classes() - 1) +
-                    " but the training set has only " + std::to_string(train.num_classes()) + " classes");
+TaskData ClassificationTask::open_data(const DataRequest& request) const {
+  // every read error is a DataError naming the file
+  const std::string& dir = request.dir;
+  auto train = open_dataset(request.name, dir, "train", request.options);
+  auto eval = open_dataset(request.name, dir, "test", request.options);
+  auto subset = [&](std::shared_ptr<const Dataset>& set, int64_t n, const char* flag) {
+    if (n == 0) return;
+    if (n > set->size())
+      throw std::invalid_argument(std::string(flag) + " " + std::to_string(n) + " is more than the " +
+                                  std::to_string(set->size()) + " examples in " + dir);
+    set = set->head(n);
+  };
+  subset(train, request.train_subset, "--train-subset");
+  subset(eval, request.test_subset, "--test-subset");
+  const auto train_shape = train->image_shape(), eval_shape = eval->image_shape();
+  if (train_shape.str() != eval_shape.str())
+    throw DataError(dir + ": the test images are " + eval_shape.str() + " but the training images " + train_shape.str());
+  if (eval->num_classes() > train->num_classes())
+    throw DataError(dir + ": the test labels go up to " + std::to_string(eval->num_classes() - 1) +
+                    " but the training set has only " + std::to_string(train->num_classes()) + " classes");
+  const int64_t side = std::min(train_shape.height, train_shape.width);
+  if (request.augment.crop_padding >= side)
+    throw std::invalid_argument("--crop-padding " + std::to_string(request.augment.crop_padding) +
+                                " must be smaller than the images (" + train_shape.str() + ")");
+  if (train->size() < request.batch_size)
+    throw std::invalid_argument("the training set (" + std::to_string(train->size()) +
+                                " examples) is smaller than --batch-size " + std::to_string(request.batch_size));
+  TaskData data;
+  data.normalization = train->channel_stats();
+  data.in_channels = train_shape.channels;
+  data.num_classes = train->num_classes();
+  data.audit_shape = train_shape;
+  auto train_transform = train->train_transform(request.augment, data.normalization);
+  auto eval_transform = eval->eval_transform(data.normalization);
+  data.train = std::make_shared<ImageSplit>(std::move(train), std::move(train_transform));
+  data.eval = std::make_shared<ImageSplit>(std::move(eval), std::move(eval_transform));
+  return data;
+}
+
+void ClassificationTask::check(const Model& model) const {
+  if (model.is_detector())
+    throw std::invalid_argument("--model " + model.spec().name + " is a detector: train it with --task detect");
 }
 
 }  // namespace eshift

@@ -1,5 +1,6 @@
 #pragma once
-// Image classification: the model outputs logits [B, classes], the targets are class indices [B].
+// Image classification: the model outputs logits [B, classes] (ModelOutput::logits), the targets are
+// class indices [B] (Batch::targets).
 //   loss  mean cross-entropy (log-softmax + negative log-likelihood, LibTorch's cross_entropy),
 //         with label smoothing s against the target (1 − s)·one-hot + s/K (K classes), as
 //         PyTorch's CrossEntropyLoss(label_smoothing=s); evaluation uses the same loss
@@ -20,11 +21,16 @@ class ClassificationTask : public Task {
   explicit ClassificationTask(ClassificationOptions options = {});
   std::string name() const override { return "classification"; }
   const std::vector<MetricInfo>& metrics() const override { return metrics_; }
-  torch::Tensor loss(const torch::Tensor& logits, const Batch& batch) const override;
-  void measure(const torch::Tensor& logits, const Batch& batch, std::optional<double> mean_loss,
+  torch::Tensor loss(const ModelOutput& output, const Batch& batch) const override;
+  void measure(const ModelOutput& output, const Batch& batch, std::optional<double> mean_loss,
                MetricSums& sums) const override;
-  // The evaluation labels must be among the training classes.
-  void check(const Dataset& train, const Dataset& eval, const std::string& dir) const override;
+  // A classification dataset of the registry (data/registry.h): its train and test splits, the
+  // subsets, the training set's channel statistics as the normalization, its augmentation. The
+  // splits' images must have one shape, the test labels must be among the training classes, the
+  // crop padding smaller than the images and the training set at least one batch.
+  TaskData open_data(const DataRequest& request) const override;
+  // A classifier (logits), not a detector.
+  void check(const Model& model) const override;
 
  private:
   ClassificationOptions options_;

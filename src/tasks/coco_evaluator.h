@@ -3,14 +3,11 @@
 // gives them, become COCO results (as torchvision's detection reference writes them), are gathered
 // across processes as JSON, and are scored with coco_eval.h.
 //
-// What a model gives per image (torchvision's postprocessed output):
-//   boxes  float [n, 4] x1, y1, x2, y2 in the pixels of the model's input (the resized image);
-//          scaled back to the original image by the ratios original/resized (float32, torchvision's
-//          resize_boxes), then written as [x, y, w, h]
-//   scores float [n]
-//   labels int64 [n], 1..K: written as the category's COCO id (CocoDataset::category_id)
-//   masks  optional, [n, h, w] at the original image's size: probabilities (> 0.5 is the mask, as
-//          the reference thresholds) or 0/1 bytes; written as compressed RLE
+// What a model gives per image is models/model_output.h's ImageDetections:
+//   boxes  in the pixels of the model's input: scaled back to the original image by the ratios
+//          original/resized (float32, torchvision's resize_boxes), then written as [x, y, w, h]
+//   labels 1..K: written as the category's COCO id (CocoDataset::category_id)
+//   masks  at the original image's size, > 0.5 (as the reference thresholds): compressed RLE
 // bbox results carry boxes and scores; segm results carry masks and scores without boxes, so their
 // areas are the masks' (as the reference prepares them).
 #include <torch/torch.h>
@@ -22,15 +19,10 @@
 #include <vector>
 
 #include "eshift/data/coco_dataset.h"
+#include "eshift/models/model_output.h"
 #include "eshift/tasks/coco_eval.h"
 
 namespace eshift {
-
-struct ImageDetections {
-  int64_t image_id = 0;
-  std::array<int64_t, 2> original_size{}, size{};  // h, w of the image and of the model's input
-  torch::Tensor boxes, scores, labels, masks;
-};
 
 class CocoEvaluator {
  public:

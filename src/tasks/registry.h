@@ -1,8 +1,7 @@
 #pragma once
 // The task registry: every task eshift trains, by name (--task NAME), made from the task options
-// of the run's configuration. A task joins with one entry in registry.cpp. Classification is the
-// only one until the detector lands (detection's data and evaluation are in data/coco_*.h and
-// tasks/coco_eval*.h).
+// of the run's configuration. A task joins with one entry in registry.cpp: classify
+// (classification.h) and detect (detection.h).
 #include <functional>
 #include <memory>
 #include <string>
@@ -12,10 +11,11 @@
 
 namespace eshift {
 
-// The task settings of a run (config.json: label_smoothing, top5).
+// The task settings of a run (config.json: label_smoothing, top5; min_size, max_size).
 struct TaskOptions {
   double label_smoothing = 0;
   bool top5 = false;
+  int64_t min_size = 800, max_size = 1333;
 };
 
 struct TaskEntry {

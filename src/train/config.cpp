@@ -65,6 +65,8 @@ void TrainConfig::validate() const {
             " (GroupNorm splits every layer's channels into equal groups)");
   check(crop_padding >= 0, "--crop-padding must be >= 0");
   check(workers >= 1 && workers <= 256, "--workers must be in [1, 256]");
+  check(min_size >= 1, "--min-size must be at least 1, got " + std::to_string(min_size));
+  check(max_size >= 1, "--max-size must be at least 1, got " + std::to_string(max_size));
   check(std::isfinite(label_smoothing) && label_smoothing >= 0 && label_smoothing < 1,
         "--label-smoothing must be in [0, 1), got " + str(label_smoothing));
   check(data_options.image_size >= 8, "--image-size must be >= 8");
@@ -143,6 +145,8 @@ const std::vector<Setting>& settings() {
       {"task", true, "\"classify\"", [](C c) { return json(c.task); }},
       {"label_smoothing", true, "0.0", [](C c) { return json(c.label_smoothing); }},
       {"top5", false, "", [](C c) { return json(c.top5); }},      // a measurement
+      {"min_size", true, "800", [](C c) { return json(c.min_size); }},
+      {"max_size", true, "1333", [](C c) { return json(c.max_size); }},
       {"recipe", false, "", [](C c) { return json(c.recipe); }},  // the flags it set are compared
       {"wd", true, "", [](C c) { return json(c.decay.wd); }},
       {"wd_all", true, "", [](C c) { return json(c.decay.wd_all); }},
@@ -191,6 +195,8 @@ const Setting* setting_of(const std::string& name) {
   return nullptr;
 }
 }  // namespace
+
+TaskOptions TrainConfig::task_options() const { return {label_smoothing, top5, min_size, max_size}; }
 
 std::string TrainConfig::to_json() const {
   json j;

@@ -39,6 +39,8 @@ struct TrainConfig {
   std::string task = kDefaultTask;       // what the model learns (tasks/registry.h)
   double label_smoothing = 0;            // cross-entropy against (1 − s)·one-hot + s/K
   bool top5 = false;                     // also measure top-5 accuracy
+  int64_t min_size = 800;                // detection: resize the shorter side to this …
+  int64_t max_size = 1333;               // … unless the longer would pass this (data/detection.h)
   std::string recipe;                    // the preset the run started from (informational)
   DecayFlags decay;
   int crop_padding = 2;                  // random-crop padding (pixels); 0 disables
@@ -73,6 +75,7 @@ struct TrainConfig {
   // The directory the data is read from: data_dir, or the dataset's default.
   std::string resolved_data_dir() const;
   std::string to_json() const;
+  TaskOptions task_options() const;      // label_smoothing, top5, min_size, max_size
   // The σ below which a filter counts as collapsed: collapse_sigma, else ε (--mineps), else 1e-3.
   double collapse_threshold() const;
 };

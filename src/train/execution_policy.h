@@ -24,18 +24,19 @@ class ExecutionPolicy {
   const Placement& placement() const { return placement_; }
   virtual std::string describe() const { return "float32"; }
 
-  // The batch where the model runs: inputs on the device in its memory format, targets on the device.
+  // The batch where the model runs: inputs on the device in its memory format, targets (class
+  // indices, or each image's objects) on the device.
   virtual Batch place(const Batch& batch) const {
-    return {placement_.input(batch.inputs), batch.targets.to(placement_.device)};
+    return batch.with_targets_on(placement_.device, placement_.input(batch.inputs));
   }
   // Training: the model's output for a placed batch and the task's loss of it.
-  virtual std::pair<torch::Tensor, torch::Tensor> forward(Model& model, const Task& task, const Batch& batch) const {
-    auto output = model.forward(batch.inputs);
+  virtual std::pair<ModelOutput, torch::Tensor> forward(Model& model, const Task& task, const Batch& batch) const {
+    auto output = model.forward_batch(batch);
     auto loss = task.loss(output, batch);
-    return {output, loss};
+    return {std::move(output), loss};
   }
-  // Evaluation: the model's output, as float32.
-  virtual torch::Tensor infer(Model& model, const torch::Tensor& inputs) const { return model.forward(inputs); }
+  // Evaluation: the model's output for a placed batch, logits as float32.
+  virtual ModelOutput infer(Model& model, const Batch& batch) const { return model.forward_batch(batch); }
   virtual void backward(const torch::Tensor& loss) { loss.backward(); }
   // Makes the gradients what the optimizer will use (mixed precision: unscaled), lets `inspect` read
   // them, and takes the optimizer's step; false when it skips it (a float16 overflow).

@@ -29,17 +29,19 @@ std::string MixedPrecisionPolicy::describe() const {
   return dtype_ == torch::kHalf ? "mixed float16 (autocast, dynamic loss scaling)" : "mixed bfloat16 (autocast)";
 }
 
-std::pair<torch::Tensor, torch::Tensor> MixedPrecisionPolicy::forward(Model& model, const Task& task,
-                                                                      const Batch& batch) const {
+std::pair<ModelOutput, torch::Tensor> MixedPrecisionPolicy::forward(Model& model, const Task& task,
+                                                                    const Batch& batch) const {
   AutocastScope autocast(placement().device.type(), dtype_);
-  auto output = model.forward(batch.inputs);
+  auto output = model.forward_batch(batch);
   auto loss = task.loss(output, batch);
-  return {output, loss.to(torch::kFloat32)};
+  return {std::move(output), loss.to(torch::kFloat32)};
 }
 
-torch::Tensor MixedPrecisionPolicy::infer(Model& model, const torch::Tensor& inputs) const {
+ModelOutput MixedPrecisionPolicy::infer(Model& model, const Batch& batch) const {
   AutocastScope autocast(placement().device.type(), dtype_);
-  return model.forward(inputs).to(torch::kFloat32);
+  auto output = model.forward_batch(batch);
+  if (output.logits.defined()) output.logits = output.logits.to(torch::kFloat32);
+  return output;
 }
 
 void MixedPrecisionPolicy::backward(const torch::Tensor& loss) {

@@ -36,8 +36,8 @@ class MixedPrecisionPolicy : public ExecutionPolicy {
   MixedPrecisionPolicy(Placement placement, at::ScalarType dtype, GradScalerOptions scaler = {});
   std::string describe() const override;
 
-  std::pair<torch::Tensor, torch::Tensor> forward(Model& model, const Task& task, const Batch& batch) const override;
-  torch::Tensor infer(Model& model, const torch::Tensor& inputs) const override;
+  std::pair<ModelOutput, torch::Tensor> forward(Model& model, const Task& task, const Batch& batch) const override;
+  ModelOutput infer(Model& model, const Batch& batch) const override;
   void backward(const torch::Tensor& loss) override;
   bool step(torch::optim::Optimizer& optimizer, const std::function<void()>& inspect) override;
 

@@ -17,12 +17,12 @@ StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& o
   if (gradient_hook) gradient_hook();
   if (!policy.skips_overflowing_steps()) {
     auto where = first_nonfinite(model, loss);
-    if (!where.empty()) return {output.detach(), loss.item<double>(), false, std::move(where)};
+    if (!where.empty()) return {output.detached(), loss.item<double>(), false, std::move(where)};
   }
   const bool stepped = policy.step(optimizer, before_update);
   const double value = loss.item<double>();
   // under loss scaling the scaler skipped this step; the trainer still counts non-finite losses in a row
-  return {output.detach(), value, stepped, std::isfinite(value) ? "" : "the loss"};
+  return {output.detached(), value, stepped, std::isfinite(value) ? "" : "the loss"};
 }
 
 std::string first_nonfinite(Model& model, const torch::Tensor& loss) {
@@ -43,12 +43,13 @@ std::string first_nonfinite(Model& model, const torch::Tensor& loss) {
 
 Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> data, const Transform& transform,
                  const ExecutionPolicy& policy, int64_t batch_size) {
-  return evaluate_sums(model, task, std::move(data), transform, policy, batch_size).means();
+  const ImageSplit split(std::move(data), transform.clone());
+  return evaluate_split(model, task, split, policy, batch_size)->finalize();
 }
 
-MetricSums evaluate_sums(Model& model, const Task& task, std::shared_ptr<const Dataset> data,
-                         const Transform& transform, const ExecutionPolicy& policy, int64_t batch_size, int rank,
-                         int world_size, int workers) {
+std::unique_ptr<TaskEvaluator> evaluate_split(Model& model, const Task& task, const DataSplit& split,
+                                              const ExecutionPolicy& policy, int64_t batch_size, int rank,
+                                              int world_size, int workers) {
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -61,15 +62,15 @@ MetricSums evaluate_sums(Model& model, const Task& task, std::shared_ptr<const D
   options.keep_batch_size = false;  // an unreadable image is left out, not counted twice
   options.workers = workers;
   options.pin_memory = policy.placement().device.is_cuda();
-  BatchLoader loader(std::move(data), transform, options, 0);
-  MetricSums sums(task.metrics());
-  while (auto batch = loader.next()) {
+  auto loader = split.loader(options, 0);
+  auto evaluator = task.evaluator(split);
+  while (auto batch = loader->next()) {
     for (const auto& message : batch->unreadable) std::cerr << "eshift: warning: left out of the evaluation: " << message << "\n";
     const auto placed = policy.place(*batch);
-    task.measure(policy.infer(model, placed.inputs), placed, std::nullopt, sums);
+    evaluator->add(policy.infer(model, placed), placed);
   }
   model.train(was_training);
-  return sums;
+  return evaluator;
 }
 
 }  // namespace eshift

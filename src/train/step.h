@@ -29,7 +29,7 @@ using GradientHook = std::function<void()>;
 using AfterBackward = std::function<void(torch::Tensor& loss)>;
 
 struct StepResult {
-  torch::Tensor output;   // the model's output for the batch
+  ModelOutput output;     // the model's output for the batch (detached)
   double loss = 0;        // the batch's mean loss
   bool stepped = true;    // false when the step was skipped (float16 overflow, or non-finite)
   std::string nonfinite;  // "" or what was not finite: "the loss", "the gradient of <parameter>"
@@ -43,13 +43,14 @@ StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& o
                       const Batch& batch, const GradientHook& gradient_hook = {},
                       const GradientHook& before_update = {}, const AfterBackward& after_backward = {});
 
-// The task's metrics over a whole dataset in eval mode, in order, batches of `batch_size`.
+// The task's evaluation of rank `rank`'s share of a split (every world_size-th example, unpadded,
+// data/sampler.h) in eval mode, batches of `batch_size`: the task's evaluator holding what it took
+// (the ranks' evaluators merged make the whole split's, tasks/evaluator.h).
+std::unique_ptr<TaskEvaluator> evaluate_split(Model& model, const Task& task, const DataSplit& split,
+                                              const ExecutionPolicy& policy, int64_t batch_size, int rank = 0,
+                                              int world_size = 1, int workers = 1);
+// The task's metrics over a whole classification dataset through `transform`, batches of `batch_size`.
 Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> data, const Transform& transform,
                  const ExecutionPolicy& policy, int64_t batch_size);
-// Their sums over rank `rank`'s share of the dataset (every world_size-th example, unpadded,
-// data/sampler.h): the ranks' sums add up to the whole dataset's.
-MetricSums evaluate_sums(Model& model, const Task& task, std::shared_ptr<const Dataset> data,
-                         const Transform& transform, const ExecutionPolicy& policy, int64_t batch_size, int rank = 0,
-                         int world_size = 1, int workers = 1);
 
 }  // namespace eshift

@@ -33,10 +33,18 @@ std::atomic<bool> g_stop_requested{false};
 std::atomic<int> g_stop_signal{0};
 
 namespace {
-// The configuration as the run uses it: cosine decays over the whole run; validated.
-TrainConfig prepared(TrainConfig config) {
+// The configuration as the run uses it: cosine decays over the whole run; validated. A handed
+// model's spec is its own (config.json and the checkpoints record it), not one of the registry's.
+TrainConfig prepared(TrainConfig config, const Model* handed) {
   config.schedule.epochs = config.epochs;
-  config.validate();
+  if (!handed) {
+    config.validate();
+    return config;
+  }
+  TrainConfig registered = config;  // every other setting validated as usual
+  registered.model = ModelSpec{};
+  registered.validate();
+  config.model = handed->spec();
   return config;
 }
 
@@ -51,9 +59,10 @@ std::unique_ptr<ExecutionPolicy> policy_of(const TrainConfig& config, const Dist
 
 // ---------------------------------------------------------------- set up
 Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::unique_ptr<ExecutionPolicy> policy,
-                 DistEnvironment dist)
-    : config_(prepared(std::move(config))), dist_(std::move(dist)), task_(std::move(task)),
-      policy_(policy ? std::move(policy) : policy_of(config_, dist_)) {
+                 DistEnvironment dist, TaskData data, std::shared_ptr<Model> model)
+    : config_(prepared(std::move(config), model.get())), dist_(std::move(dist)), task_(std::move(task)),
+      policy_(policy ? std::move(policy) : policy_of(config_, dist_)), data_(std::move(data)),
+      model_(std::move(model)) {
   if (config_.batch_size % dist_.world_size != 0)
     throw std::invalid_argument("--batch-size " + std::to_string(config_.batch_size) + " (the global batch) is not divisible by WORLD_SIZE " +
                                 std::to_string(dist_.world_size));
@@ -74,7 +83,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::uniq
 
 namespace {
 // What every rank of a run must share with rank 0: the settings a resume compares, and the data.
-std::string run_identity(const TrainConfig& config, const Dataset& train_set, const Dataset& eval_set) {
+std::string run_identity(const TrainConfig& config, const DataSplit& train_set, const DataSplit& eval_set) {
   nlohmann::json j;
   j["config"] = config.to_json();
   j["train_data"] = train_set.fingerprint();
@@ -104,7 +113,7 @@ void Trainer::connect() {
   communicator_ = std::make_shared<Communicator>(dist_, std::chrono::seconds(config_.dist_timeout),
                                                  policy_->placement().device);
   const std::string what = "the comparison of the ranks' settings";
-  const std::string mine = run_identity(config_, *train_set_, *eval_set_);
+  const std::string mine = run_identity(config_, *data_.train, *data_.eval);
   std::string rank0 = mine;
   communicator_->broadcast_bytes(rank0, 0, what);
   const std::string problem = dist_.rank == 0 ? "" : differences_from_rank0(rank0, mine, dist_.rank);
@@ -183,40 +192,28 @@ void Trainer::set_up_data_parallel() {
 }
 
 void Trainer::set_up_data() {
-  // every read error is a DataError naming the file
-  const std::string dir = config_.resolved_data_dir();
-  train_set_ = open_dataset(config_.data, dir, "train", config_.data_options);
-  eval_set_ = open_dataset(config_.data, dir, "test", config_.data_options);
-  auto subset = [&](std::shared_ptr<const Dataset>& set, int64_t n, const char* flag) {
-    if (n == 0) return;
-    if (n > set->size())
-      throw std::invalid_argument(std::string(flag) + " " + std::to_string(n) + " is more than the " +
-                                  std::to_string(set->size()) + " examples in " + dir);
-    set = set->head(n);
-  };
-  subset(train_set_, config_.train_subset, "--train-subset");
-  subset(eval_set_, config_.test_subset, "--test-subset");
-  const auto train_shape = train_set_->image_shape(), eval_shape = eval_set_->image_shape();
-  if (train_shape.str() != eval_shape.str())
-    throw DataError(dir + ": the test images are " + eval_shape.str() + " but the training images " + train_shape.str());
-  task_->check(*train_set_, *eval_set_, dir);
-  const int64_t side = std::min(train_shape.height, train_shape.width);
-  if (config_.crop_padding >= side)
-    throw std::invalid_argument("--crop-padding " + std::to_string(config_.crop_padding) +
-                                " must be smaller than the images (" + train_shape.str() + ")");
-  if (train_set_->size() < config_.batch_size)
-    throw std::invalid_argument("the training set (" + std::to_string(train_set_->size()) +
+  if (!data_.train) {  // not handed over: the task opens --data
+    DataRequest request;
+    request.name = config_.data;
+    request.dir = config_.resolved_data_dir();
+    request.options = config_.data_options;
+    request.augment = {config_.crop_padding, config_.hflip};
+    request.train_subset = config_.train_subset;
+    request.test_subset = config_.test_subset;
+    request.batch_size = config_.batch_size;
+    data_ = task_->open_data(request);
+  } else if (data_.train->size() < config_.batch_size) {
+    throw std::invalid_argument("the training set (" + std::to_string(data_.train->size()) +
                                 " examples) is smaller than --batch-size " + std::to_string(config_.batch_size));
-  config_.model.in_channels = train_set_->image_shape().channels;
-  config_.model.num_classes = train_set_->num_classes();
-  normalization_ = train_set_->channel_stats();
-  train_transform_ = train_set_->train_transform({config_.crop_padding, config_.hflip}, normalization_);
-  eval_transform_ = eval_set_->eval_transform(normalization_);
+  }
+  config_.model.in_channels = data_.in_channels;
+  config_.model.num_classes = data_.num_classes;
 }
 
 void Trainer::set_up_model() {
   torch::manual_seed(config_.seed);
-  model_ = build_model(config_.model);
+  if (!model_) model_ = build_model(config_.model);
+  task_->check(*model_);
   policy_->placement().place(*model_);
   if (!config_.init_from.empty() && !config_.resume && config_.resume_from.empty()) {  // a resume takes its checkpoint's
     import_torch_file(*model_, config_.init_from);
@@ -232,7 +229,7 @@ std::vector<bool> Trainer::known_invariance() const {
     for (const auto& p : params_) out.push_back(role_is_scale_invariant(p.role));
   } else if (config_.optimizer.invariance == "audit") {
     AuditOptions options;  // measured on a model of the same spec, at the data's image size (at most 64)
-    const auto shape = train_set_->image_shape();
+    const auto shape = data_.audit_shape;
     options.height = std::min<int64_t>(shape.height, 64);
     options.width = std::min<int64_t>(shape.width, 64);
     std::map<std::string, bool> measured;
@@ -249,9 +246,8 @@ void Trainer::print_header() const {
   std::cout << "model " << m.name << " (wnorm " << family_name(m.wnorm) << ", norm " << m.norm << ") " << numel
             << " parameters on " << policy_->placement().device << ", " << torch::get_num_threads() << " threads"
             << (config_.amp == "off" ? "" : ", " + policy_->describe()) << "\n"
-            << "data " << config_.resolved_data_dir() << ": " << train_set_->size() << " train / "
-            << eval_set_->size() << " test images " << train_set_->image_shape().str() << ", " << m.num_classes
-            << " classes\n"
+            << "data " << config_.resolved_data_dir() << ": " << data_.train->size() << " train / "
+            << data_.eval->size() << " test images " << data_.train->describe() << "\n"
             << "schedule " << config_.schedule.describe() << ", optimizer " << config_.optimizer.describe()
             << ", batch " << config_.batch_size << "\n"
             << "decay policy:\n"
@@ -336,7 +332,7 @@ void Trainer::resume_run() {
 // ---------------------------------------------------------------- run
 TrainResult Trainer::run() {
   TrainResult result;
-  result.test_images = eval_set_->size();
+  result.test_images = data_.eval->size();
   for (int epoch = start_epoch_; epoch < config_.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     EpochRecord record;
@@ -364,13 +360,13 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
   options.world_size = dist_.world_size;
   options.workers = config_.workers;
   options.pin_memory = policy_->placement().device.is_cuda();
-  BatchLoader loader(train_set_, *train_transform_, options, epoch);
+  const auto loader = data_.train->loader(options, epoch);
   bar_ = std::make_unique<ProgressBar>(
-      config_.label + " " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs), loader.num_batches());
+      config_.label + " " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs), loader->num_batches());
   MetricSums sums(task_->metrics());
   int64_t step = 0, unreadable = 0;
-  while (auto batch = loader.next()) {
-    const int64_t global_step = int64_t(epoch) * loader.num_batches() + step + 1;
+  while (auto batch = loader->next()) {
+    const int64_t global_step = int64_t(epoch) * loader->num_batches() + step + 1;
     const bool probing = config_.probe_every > 0 && global_step % config_.probe_every == 0;
     for (const auto& message : batch->unreadable) bar_->note("warning: skipped " + message);
     unreadable += static_cast<int64_t>(batch->unreadable.size());
@@ -379,7 +375,7 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
         *model_, *task_, *optimizer_, *policy_, placed, [&] { for (auto& hook : gradient_hooks_) hook(); },
         [&] {  // the gradients the step will use
           loss_scale_.step(max_abs_gradient(params_));
-          if (calibration_ && step >= loader.num_batches() / 2) calibration_->observe();  // past the start's transient
+          if (calibration_ && step >= loader->num_batches() / 2) calibration_->observe();  // past the start's transient
           if (probing) probe_->before_step();
         },
         [&](torch::Tensor& loss) {  // the mean over the ranks, and whether any rank asked to stop
@@ -428,13 +424,13 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
       return false;
     }
   }
-  record.step = int64_t(epoch + 1) * loader.num_batches();
+  record.step = int64_t(epoch + 1) * loader->num_batches();
   if (data_parallel_) sums.set_totals(data_parallel_->sum(sums.totals()));  // over every rank's examples
   record.train = sums.means();
   record.extras = policy_->stats();
   if (data_parallel_) record.extras.emplace_back("allreduce_wait_seconds", data_parallel_->take_wait_seconds());
   if (config_.on_nonfinite == "skip") record.extras.emplace_back("nonfinite_skipped_steps", nonfinite_skipped_);
-  if (!train_set_->fatal_unreadable()) {  // this rank's count (a data-parallel run logs rank 0's)
+  if (!data_.train->fatal_unreadable()) {  // this rank's count (a data-parallel run logs rank 0's)
     record.extras.emplace_back("unreadable_images", unreadable);
   }
   nonfinite_skipped_ = 0;  // per epoch: a resumed run logs what an uninterrupted one does
@@ -443,11 +439,17 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
 
 Metrics Trainer::evaluate() {
   if (data_parallel_) data_parallel_->broadcast_buffers();  // rank 0's BatchNorm statistics, as the checkpoint holds them
-  auto sums = evaluate_sums(*model_, *task_, eval_set_, *eval_transform_, *policy_, config_.eval_batch_size,
-                            dist_.rank, dist_.world_size, config_.workers);
-  if (!data_parallel_) return sums.means();
-  sums.set_totals(data_parallel_->sum(sums.totals()));
-  return sums.means();
+  auto mine = evaluate_split(*model_, *task_, *data_.eval, *policy_, config_.eval_batch_size, dist_.rank,
+                             dist_.world_size, config_.workers);
+  if (!communicator_) return mine->finalize();
+  // every rank's share, merged in rank order on every rank: the whole split's metrics (COCO AP is no sum)
+  auto all = task_->evaluator(*data_.eval);
+  for (int rank = 0; rank < dist_.world_size; ++rank) {
+    std::string bytes = rank == dist_.rank ? mine->to_bytes() : "";
+    communicator_->broadcast_bytes(bytes, rank, "the gathering of rank " + std::to_string(rank) + "'s evaluation");
+    all->merge(bytes);
+  }
+  return all->finalize();
 }
 
 void Trainer::watch_collapse(int64_t step, int epoch, bool at_epoch_end, EpochRecord* record) {
@@ -487,7 +489,7 @@ void Trainer::end_epoch(EpochRecord& record, TrainResult& result) {
     fault_point("before-checkpoint");
     checkpoints_->save(record.epoch, [&](const std::string& path) {
       save_checkpoint(path, *model_, optimizer_.get(),
-                      {config_.model, record.epoch, config_.to_json(), normalization_.mean, normalization_.std},
+                      {config_.model, record.epoch, config_.to_json(), data_.normalization.mean, data_.normalization.std},
                       policy_.get());
     });
   }

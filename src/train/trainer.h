@@ -38,7 +38,7 @@
 
 #include "eshift/core/metrics.h"
 #include "eshift/core/run_lock.h"
-#include "eshift/data/dataset.h"
+#include "eshift/data/data_split.h"
 #include "eshift/distributed/data_parallel.h"
 #include "eshift/distributed/environment.h"
 #include "eshift/models/model.h"
@@ -87,16 +87,19 @@ class Trainer {
  public:
   // Sets the run up (throws std::invalid_argument, DataError or CheckpointError before anything is
   // written when the flags, the data or the checkpoint are wrong). Without a policy: full
-  // precision on config.device, channels-last as config.channels_last says.
+  // precision on config.device, channels-last as config.channels_last says. Without data: the
+  // task opens config.data (Task::open_data); handed data (splits made by the caller) is used as
+  // it is, and config.data/data_dir only name it in config.json. Without a model: the registry's
+  // config.model; a handed model (on the CPU, not yet placed) is trained as it is.
   Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::unique_ptr<ExecutionPolicy> policy = nullptr,
-          DistEnvironment dist = {});
+          DistEnvironment dist = {}, TaskData data = {}, std::shared_ptr<Model> model = nullptr);
   // Runs the remaining epochs.
   TrainResult run();
 
   // Runs after backward and before every optimizer step, after the hooks added before it (the
   // probes read the gradients after all hooks).
   void add_gradient_hook(GradientHook hook) { gradient_hooks_.push_back(std::move(hook)); }
-  // The task's metrics on the evaluation split.
+  // The task's metrics on the evaluation split (a data-parallel run: every rank's share, gathered).
   Metrics evaluate();
 
   Model& model() { return *model_; }
@@ -131,9 +134,7 @@ class Trainer {
   DistEnvironment dist_;
   std::shared_ptr<const Task> task_;
   std::unique_ptr<ExecutionPolicy> policy_;
-  std::shared_ptr<const Dataset> train_set_, eval_set_;
-  ChannelStats normalization_;
-  std::unique_ptr<Transform> train_transform_, eval_transform_;
+  TaskData data_;  // the task's splits, normalization and what the model is built for
   std::shared_ptr<Model> model_;
   std::vector<ParamInfo> params_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;  // optim/make_optimizer.h

@@ -80,6 +80,17 @@ TEST(CliCoco, TheDetectionLoaderBatchesAGeneratedCocoFolderWithMasks) {
             std::string::npos)
       << r.out;
 
+  // the trainer reads the folder as the detection task's data, and refuses a classifier for it
+  std::filesystem::create_directories(dir / "val2017");
+  std::filesystem::copy(dir / "annotations/instances_train2017.json", dir / "annotations/instances_val2017.json");
+  for (const char* image : {"1.jpg", "2.jpg"}) std::filesystem::copy(dir / ("train2017/" + std::string(image)), dir / ("val2017/" + std::string(image)));
+  const Result classifier = run("train --task detect --data coco --data-dir " + dir.path +
+                                " --model resnet18 --batch-size 2 --out " + (dir / "run"));
+  expect_one_line_error(classifier, "--task detect trains a detector, and --model resnet18 is a classifier");
+  EXPECT_FALSE(std::filesystem::exists(dir / "run"));
+  expect_one_line_error(run("train --data coco --data-dir " + dir.path + " --batch-size 2"),
+                        "--data coco holds detection data (images with their objects): train it with --task detect");
+
   std::filesystem::remove(dir / "train2017/2.jpg");  // a missing image: skipped and counted
   const Result missing = run("bench --coco " + dir.path + " --batch-size 2 --min-size 64 --max-size 100");
   ASSERT_EQ(missing.code, 0) << missing.err;

@@ -76,13 +76,13 @@ TEST(DetectionTransform, CollationPadsToTheStrideWithZeros) {
   examples[0].image = torch::ones({3, 50, 70});
   examples[1].image = torch::full({3, 64, 33}, 2.0);
   examples[1].target.image_id = 9;
-  const DetectionBatch batch = collate_detection(examples, 32);
-  ASSERT_EQ(batch.images.sizes(), (std::vector<int64_t>{2, 3, 64, 96}));
-  EXPECT_EQ(batch.images[0].sum().item<double>(), 3 * 50 * 70);
-  EXPECT_EQ(batch.images[1].sum().item<double>(), 2 * 3 * 64 * 33);
-  EXPECT_EQ(batch.images[1][0][63][32].item<float>(), 2.0f);
-  EXPECT_EQ(batch.images[1][0][0][33].item<float>(), 0.0f);
-  EXPECT_EQ(batch.targets[1].image_id, 9);
+  const Batch batch = collate_detection(examples, 32);
+  ASSERT_EQ(batch.inputs.sizes(), (std::vector<int64_t>{2, 3, 64, 96}));
+  EXPECT_EQ(batch.inputs[0].sum().item<double>(), 3 * 50 * 70);
+  EXPECT_EQ(batch.inputs[1].sum().item<double>(), 2 * 3 * 64 * 33);
+  EXPECT_EQ(batch.inputs[1][0][63][32].item<float>(), 2.0f);
+  EXPECT_EQ(batch.inputs[1][0][0][33].item<float>(), 0.0f);
+  EXPECT_EQ(batch.objects[1].image_id, 9);
 }
 
 // A COCO folder: images 1 (60×80), 2 (40×50) and 3 (30×30, no annotations); categories 18 and 1.
@@ -195,9 +195,9 @@ TEST(DetectionLoader, BatchesArePaddedAndAnEpochIsAFunctionOfSeedAndEpoch) {
     EXPECT_EQ(loader.num_batches(), 2);
     std::vector<int64_t> ids;
     while (auto r = loader.next()) {
-      EXPECT_EQ(r->batch.images.size(2) % 32, 0);
-      EXPECT_EQ(r->batch.images.size(3) % 32, 0);
-      for (const auto& t : r->batch.targets) {
+      EXPECT_EQ(r->inputs.size(2) % 32, 0);
+      EXPECT_EQ(r->inputs.size(3) % 32, 0);
+      for (const auto& t : r->objects) {
         ids.push_back(t.image_id);
         EXPECT_NEAR(std::min(t.size[0], t.size[1]), 64, 1);  // floor(short · 64/short)
         EXPECT_EQ(t.masks.size(1), t.size[0]);

@@ -89,16 +89,33 @@ TEST(ClassificationTask, TopFiveCountsTheTargetAmongTheFiveLargestLogits) {
 namespace eshift {
 namespace {
 
-TEST(TaskRegistry, MakesTheClassificationTaskWithItsOptionsAndNamesTheKnownTasks) {
+TEST(TaskRegistry, MakesEachTaskWithItsOptionsAndNamesTheKnownTasks) {
   const auto task = make_task("classify", {0.1, true});
   EXPECT_EQ(task->name(), "classification");
   EXPECT_EQ(task->metrics().size(), 3u);  // loss, acc, acc5 (--top5)
+  EXPECT_EQ(make_task("detect", {})->name(), "detection");
   try {
-    make_task("detect", {});
+    make_task("segment", {});
     FAIL() << "no error";
   } catch (const std::invalid_argument& e) {
-    EXPECT_EQ(std::string(e.what()), "unknown --task 'detect' (known: classify)");
+    EXPECT_EQ(std::string(e.what()), "unknown --task 'segment' (known: classify, detect)");
   }
+}
+
+TEST(SumsEvaluator, ProcessesThatMergeTheirSumsGetTheWholeSplitsMetrics) {
+  const ClassificationTask task;
+  auto logits = torch::tensor({{2.0, 0.0}, {0.5, 1.5}, {3.0, 0.0}, {0.0, 1.0}, {1.0, 0.2}}, torch::kFloat64);
+  auto targets = torch::tensor({0, 0, 0, 1, 1}, torch::kInt64);
+  SumsEvaluator whole(task), rank0(task), rank1(task), merged(task);
+  whole.add(logits, batch_of(targets));
+  rank0.add(logits.narrow(0, 0, 2), batch_of(targets.narrow(0, 0, 2)));
+  rank1.add(logits.narrow(0, 2, 3), batch_of(targets.narrow(0, 2, 3)));
+  merged.merge(rank0.to_bytes());
+  merged.merge(rank1.to_bytes());
+  EXPECT_EQ(merged.sums().examples(), 5);
+  EXPECT_DOUBLE_EQ(merged.finalize().at("acc"), 3.0 / 5);
+  EXPECT_NEAR(merged.finalize().at("loss"), whole.finalize().at("loss"), 1e-15);
+  EXPECT_THROW(merged.merge("not eight-byte sums"), std::runtime_error);
 }
 
 }  // namespace

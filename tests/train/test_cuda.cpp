@@ -132,8 +132,8 @@ TEST(Cuda, AutocastRunsConvolutionsInTheLowPrecisionAndTheLossInFloat32) {
     MixedPrecisionPolicy policy(placement, dtype);
     const Batch batch = policy.place({torch::randn({4, 3, 16, 16}), torch::randint(5, {4}, torch::kInt64)});
     const auto [output, loss] = policy.forward(*model, task, batch);
-    EXPECT_EQ(output.scalar_type(), dtype) << "the classifier's matrix product runs in the low precision";
+    EXPECT_EQ(output.logits.scalar_type(), dtype) << "the classifier's matrix product runs in the low precision";
     EXPECT_EQ(loss.scalar_type(), torch::kFloat32) << "autocast computes the loss in float32";
-    EXPECT_EQ(policy.infer(*model, batch.inputs).scalar_type(), torch::kFloat32) << "evaluation returns float32";
+    EXPECT_EQ(policy.infer(*model, batch).logits.scalar_type(), torch::kFloat32) << "evaluation returns float32";
   }
 }

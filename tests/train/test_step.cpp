@@ -46,7 +46,7 @@ TEST(TrainStep, AppliesTheGradientOfTheTasksLossAtTheOutputItReturns) {
   const auto out = train_step(*model, task, sgd, policy, batch, [&] { ++hook_calls; });
   EXPECT_EQ(hook_calls, 1);
   EXPECT_TRUE(out.stepped);
-  EXPECT_EQ(out.output.sizes(), (std::vector<int64_t>{6, 3}));
+  EXPECT_EQ(out.output.logits.sizes(), (std::vector<int64_t>{6, 3}));
   EXPECT_NEAR(out.loss, task.loss(out.output, batch).item<double>(), 1e-12);
   const auto params = model->parameters();
   for (size_t k = 0; k < params.size(); ++k)

@@ -270,7 +270,7 @@ class AlwaysOverflowing : public ExecutionPolicy {
  public:
   AlwaysOverflowing() : ExecutionPolicy(Placement{}) {}
   bool skips_overflowing_steps() const override { return true; }
-  std::pair<torch::Tensor, torch::Tensor> forward(Model& model, const Task& task, const Batch& batch) const override {
+  std::pair<ModelOutput, torch::Tensor> forward(Model& model, const Task& task, const Batch& batch) const override {
     auto [output, loss] = ExecutionPolicy::forward(model, task, batch);
     return {output, loss * std::numeric_limits<float>::quiet_NaN()};
   }
