@@ -56,7 +56,7 @@ class TrainCommand : public Command {
     if (dist.rank != 0 && !std::freopen("/dev/null", "w", stdout))  // rank 0 prints the progress
       throw std::runtime_error("cannot silence the output of " + dist.describe());
     for (const auto& line : recipe) std::cout << line << "\n";
-    auto result = Trainer(config_, make_task(config_.task, config_.task_options()), nullptr, dist).run();
+    auto result = Trainer(config_, make_task(config_.task, config_.task_options()), {nullptr, dist}).run();
     if (result.interrupted) return 128 + (g_stop_signal ? g_stop_signal.load() : 2);  // 130 SIGINT, 143 SIGTERM
     if (result.diverged) throw std::runtime_error(result.stop_message);
     if (!config_.out_dir.empty()) std::cout << "run written to " << config_.out_dir << " (metrics.jsonl, checkpoint.pt)\n";

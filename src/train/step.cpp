@@ -49,7 +49,7 @@ Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> 
 
 std::unique_ptr<TaskEvaluator> evaluate_split(Model& model, const Task& task, const DataSplit& split,
                                               const ExecutionPolicy& policy, int64_t batch_size, int rank,
-                                              int world_size, int workers) {
+                                              int world_size, int workers, RunObserver* observer) {
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -65,7 +65,12 @@ std::unique_ptr<TaskEvaluator> evaluate_split(Model& model, const Task& task, co
   auto loader = split.loader(options, 0);
   auto evaluator = task.evaluator(split);
   while (auto batch = loader->next()) {
-    for (const auto& message : batch->unreadable) std::cerr << "eshift: warning: left out of the evaluation: " << message << "\n";
+    for (const auto& message : batch->unreadable) {
+      if (observer)
+        observer->warning("left out of the evaluation: " + message);
+      else
+        std::cerr << "eshift: warning: left out of the evaluation: " << message << "\n";
+    }
     const auto placed = policy.place(*batch);
     evaluator->add(policy.infer(model, placed), placed);
   }

@@ -18,6 +18,7 @@
 #include "eshift/data/batch.h"
 #include "eshift/data/dataset.h"
 #include "eshift/models/model.h"
+#include "eshift/observe/run_observer.h"
 #include "eshift/tasks/task.h"
 #include "eshift/train/execution_policy.h"
 
@@ -45,10 +46,11 @@ StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& o
 
 // The task's evaluation of rank `rank`'s share of a split (every world_size-th example, unpadded,
 // data/sampler.h) in eval mode, batches of `batch_size`: the task's evaluator holding what it took
-// (the ranks' evaluators merged make the whole split's, tasks/evaluator.h).
+// (the ranks' evaluators merged make the whole split's, tasks/evaluator.h). An image that cannot
+// be read is left out with a warning to `observer` (none: on stderr).
 std::unique_ptr<TaskEvaluator> evaluate_split(Model& model, const Task& task, const DataSplit& split,
                                               const ExecutionPolicy& policy, int64_t batch_size, int rank = 0,
-                                              int world_size = 1, int workers = 1);
+                                              int world_size = 1, int workers = 1, RunObserver* observer = nullptr);
 // The task's metrics over a whole classification dataset through `transform`, batches of `batch_size`.
 Metrics evaluate(Model& model, const Task& task, std::shared_ptr<const Dataset> data, const Transform& transform,
                  const ExecutionPolicy& policy, int64_t batch_size);

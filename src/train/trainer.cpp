@@ -8,6 +8,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 #include <tuple>
 
@@ -58,11 +59,11 @@ std::unique_ptr<ExecutionPolicy> policy_of(const TrainConfig& config, const Dist
 }  // namespace
 
 // ---------------------------------------------------------------- set up
-Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::unique_ptr<ExecutionPolicy> policy,
-                 DistEnvironment dist, TaskData data, std::shared_ptr<Model> model)
-    : config_(prepared(std::move(config), model.get())), dist_(std::move(dist)), task_(std::move(task)),
-      policy_(policy ? std::move(policy) : policy_of(config_, dist_)), data_(std::move(data)),
-      model_(std::move(model)) {
+Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task, TrainerParts parts)
+    : config_(prepared(std::move(config), parts.model.get())), dist_(std::move(parts.dist)), task_(std::move(task)),
+      policy_(parts.policy ? std::move(parts.policy) : policy_of(config_, dist_)), data_(std::move(parts.data)),
+      model_(std::move(parts.model)),
+      observer_(parts.observer ? std::move(parts.observer) : std::make_shared<ConsoleObserver>()) {
   if (config_.batch_size % dist_.world_size != 0)
     throw std::invalid_argument("--batch-size " + std::to_string(config_.batch_size) + " (the global batch) is not divisible by WORLD_SIZE " +
                                 std::to_string(dist_.world_size));
@@ -76,8 +77,8 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::uniq
   collapse_watch_ = std::make_unique<CollapseWatch>(config_.collapse_threshold(), config_.collapse_share, config_.decay.el2);
   if (config_.decay.mineps_auto && start_epoch_ == 0) {
     calibration_ = std::make_unique<EpsCalibration>(params_);
-    std::cout << "--mineps auto: epoch 1 trains with ε = 0 (plain L2 on the ε-shifted weights) and measures their "
-                 "gradients in its second half; ε is chosen after it\n";
+    observer_->message("--mineps auto: epoch 1 trains with ε = 0 (plain L2 on the ε-shifted weights) and measures "
+                       "their gradients in its second half; ε is chosen after it");
   }
 }
 
@@ -184,11 +185,12 @@ void Trainer::set_up_data_parallel() {
   options.sync_bn = config_.sync_bn;
   options.check_every = config_.dist_check_every;
   data_parallel_ = std::make_unique<DataParallel>(communicator, *model_, options);
-  std::cout << "data parallel: " << dist_.world_size << " processes (" << communicator->backend() << ", rendezvous "
-            << dist_.master_addr << ":" << dist_.master_port << "), batch " << config_.batch_size / dist_.world_size
-            << " per process, BatchNorm statistics " << (config_.sync_bn ? "synchronized" : "per process")
-            << (config_.dist_check_every > 0 ? ", parameters compared every " + std::to_string(config_.dist_check_every) + " steps" : "")
-            << "\n" << std::flush;
+  std::ostringstream line;
+  line << "data parallel: " << dist_.world_size << " processes (" << communicator->backend() << ", rendezvous "
+       << dist_.master_addr << ":" << dist_.master_port << "), batch " << config_.batch_size / dist_.world_size
+       << " per process, BatchNorm statistics " << (config_.sync_bn ? "synchronized" : "per process")
+       << (config_.dist_check_every > 0 ? ", parameters compared every " + std::to_string(config_.dist_check_every) + " steps" : "");
+  observer_->message(line.str());
 }
 
 void Trainer::set_up_data() {
@@ -217,7 +219,7 @@ void Trainer::set_up_model() {
   policy_->placement().place(*model_);
   if (!config_.init_from.empty() && !config_.resume && config_.resume_from.empty()) {  // a resume takes its checkpoint's
     import_torch_file(*model_, config_.init_from);
-    std::cout << "initial weights from " << config_.init_from << "\n";
+    observer_->message("initial weights from " + config_.init_from);
   }
   params_ = describe_parameters(*model_);
   optimizer_ = make_optimizer(config_.optimizer, config_.schedule.base_lr, params_, config_.decay, known_invariance());
@@ -243,16 +245,20 @@ void Trainer::print_header() const {
   int64_t numel = 0;
   for (const auto& p : params_) numel += p.tensor.numel();
   const auto& m = config_.model;
-  std::cout << "model " << m.name << " (wnorm " << family_name(m.wnorm) << ", norm " << m.norm << ") " << numel
-            << " parameters on " << policy_->placement().device << ", " << torch::get_num_threads() << " threads"
-            << (config_.amp == "off" ? "" : ", " + policy_->describe()) << "\n"
-            << "data " << config_.resolved_data_dir() << ": " << data_.train->size() << " train / "
-            << data_.eval->size() << " test images " << data_.train->describe() << "\n"
-            << "schedule " << config_.schedule.describe() << ", optimizer " << config_.optimizer.describe()
-            << ", batch " << config_.batch_size << "\n"
-            << "decay policy:\n"
-            << DecayPolicy(config_.optimizer.applied(config_.decay)).table(params_) << std::flush;
-  for (const auto& w : config_.decay.warnings()) std::cerr << "eshift: warning: " << w << "\n";
+  std::ostringstream header;
+  header << "model " << m.name << " (wnorm " << family_name(m.wnorm) << ", norm " << m.norm << ") " << numel
+         << " parameters on " << policy_->placement().device << ", " << torch::get_num_threads() << " threads"
+         << (config_.amp == "off" ? "" : ", " + policy_->describe()) << "\n"
+         << "data " << config_.resolved_data_dir() << ": " << data_.train->size() << " train / "
+         << data_.eval->size() << " test images " << data_.train->describe() << "\n"
+         << "schedule " << config_.schedule.describe() << ", optimizer " << config_.optimizer.describe()
+         << ", batch " << config_.batch_size << "\n"
+         << "decay policy:\n"
+         << DecayPolicy(config_.optimizer.applied(config_.decay)).table(params_);
+  std::string text = header.str();
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  observer_->message(text);
+  for (const auto& w : config_.decay.warnings()) observer_->warning(w);
 }
 
 void Trainer::open_output() {
@@ -266,8 +272,8 @@ void Trainer::open_output() {
   if (!resuming && holds_run && dist_.restart_count > 0) {
     // torchrun restarted the processes with the same command: continue the run
     config_.resume = true;
-    std::cout << "torchrun restart " << dist_.restart_count << ": continuing the run in " << config_.out_dir
-              << " from its checkpoint\n";
+    observer_->message("torchrun restart " + std::to_string(dist_.restart_count) + ": continuing the run in " +
+                       config_.out_dir + " from its checkpoint");
   }
   if (config_.resume || !config_.resume_from.empty()) {
     resume_run();
@@ -324,9 +330,9 @@ void Trainer::resume_run() {
   if (dist_.distributed()) resumed_bytes_ = std::move(bytes);  // for the other ranks
   resumed_from_ = path;
   config_.history = history_after_resume(info.config_json, start_epoch_, changes);
-  std::cout << "resumed from " << path << " after epoch " << start_epoch_;
-  for (const auto& c : changes) std::cout << (&c == &changes[0] ? "; changed: " : ", ") << c.name << " " << c.before << " → " << c.after;
-  std::cout << "\n";
+  std::string line = "resumed from " + path + " after epoch " + std::to_string(start_epoch_);
+  for (const auto& c : changes) line += (&c == &changes[0] ? "; changed: " : ", ") + c.name + " " + c.before + " → " + c.after;
+  observer_->message(line);
 }
 
 // ---------------------------------------------------------------- run
@@ -361,14 +367,14 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
   options.workers = config_.workers;
   options.pin_memory = policy_->placement().device.is_cuda();
   const auto loader = data_.train->loader(options, epoch);
-  bar_ = std::make_unique<ProgressBar>(
-      config_.label + " " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs), loader->num_batches());
+  observer_->epoch_started(config_.label + " " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs),
+                           loader->num_batches());
   MetricSums sums(task_->metrics());
   int64_t step = 0, unreadable = 0;
   while (auto batch = loader->next()) {
     const int64_t global_step = int64_t(epoch) * loader->num_batches() + step + 1;
     const bool probing = config_.probe_every > 0 && global_step % config_.probe_every == 0;
-    for (const auto& message : batch->unreadable) bar_->note("warning: skipped " + message);
+    for (const auto& message : batch->unreadable) observer_->warning("skipped " + message);
     unreadable += static_cast<int64_t>(batch->unreadable.size());
     const auto placed = policy_->place(*batch);
     const auto out = train_step(
@@ -396,18 +402,18 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
         result.stop_message = "training diverged: " + what +
                               (nonfinite_in_a_row_ > 1 ? " (" + std::to_string(nonfinite_in_a_row_) + " steps in a row)" : "") +
                               "; the last checkpoint holds epoch " + std::to_string(epoch);
-        bar_->finish(config_.label + ": " + result.stop_message);
+        observer_->epoch_ended(config_.label + ": " + result.stop_message);
         return false;
       }
       if (!scaled) {
         ++nonfinite_skipped_;
-        bar_->note("skipped: " + what);
+        observer_->message("skipped: " + what);
       }
       ++step;
       continue;
     }
     nonfinite_in_a_row_ = 0;
-    if (auto warning = loss_watch_.add(out.loss)) bar_->note("warning: " + *warning);
+    if (auto warning = loss_watch_.add(out.loss)) observer_->warning(*warning);
     task_->measure(out.output, placed, out.loss, sums);
     if (probing) {
       result.probes.push_back(probe_->after_step(global_step, epoch + 1, lr));
@@ -415,12 +421,12 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
       if (log_) log_->probe(result.probes.back());
       watch_collapse(global_step, epoch + 1, /*at_epoch_end=*/false, nullptr);
     }
-    bar_->update(++step, sums.means(), sums.examples() * dist_.world_size);  // img/s of all ranks
+    observer_->step(++step, sums.means(), sums.examples() * dist_.world_size);  // img/s of all ranks
     if (data_parallel_ ? stop_agreed_ : g_stop_requested.load()) {
       result.interrupted = true;
       result.stop_message = "interrupted in epoch " + std::to_string(epoch + 1) +
                             "; the last checkpoint holds epoch " + std::to_string(epoch);
-      bar_->finish(result.stop_message);
+      observer_->epoch_ended(result.stop_message);
       return false;
     }
   }
@@ -440,7 +446,7 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
 Metrics Trainer::evaluate() {
   if (data_parallel_) data_parallel_->broadcast_buffers();  // rank 0's BatchNorm statistics, as the checkpoint holds them
   auto mine = evaluate_split(*model_, *task_, *data_.eval, *policy_, config_.eval_batch_size, dist_.rank,
-                             dist_.world_size, config_.workers);
+                             dist_.world_size, config_.workers, observer_.get());
   if (!communicator_) return mine->finalize();
   // every rank's share, merged in rank order on every rank: the whole split's metrics (COCO AP is no sum)
   auto all = task_->evaluator(*data_.eval);
@@ -458,7 +464,7 @@ void Trainer::watch_collapse(int64_t step, int epoch, bool at_epoch_end, EpochRe
     record->sigma_below_share = census.share();
     record->sigma_threshold = collapse_watch_->threshold();
   }
-  if (auto warning = collapse_watch_->check(census, step, epoch, at_epoch_end)) bar_->note("warning: " + *warning);
+  if (auto warning = collapse_watch_->check(census, step, epoch, at_epoch_end)) observer_->warning(*warning);
 }
 
 void Trainer::choose_eps() {
@@ -470,7 +476,7 @@ void Trainer::choose_eps() {
   apply_layer_eps();
   probe_->set_eps(config_.collapse_threshold());
   collapse_watch_->set_threshold(config_.collapse_threshold());
-  bar_->note(choice.describe());
+  observer_->message(choice.describe());
   if (writes_files()) write_text_atomic(config_.out_dir + "/config.json", config_.to_json() + "\n");
 }
 
@@ -479,7 +485,7 @@ void Trainer::end_epoch(EpochRecord& record, TrainResult& result) {
   std::snprintf(summary, sizeof summary, "%s epoch %d/%d: lr %.4g train %s | test %s | σ min %.3g mean %.3g | %.1fs",
                 config_.label.c_str(), record.epoch, config_.epochs, record.lr, record.train.format().c_str(),
                 record.test.format().c_str(), record.sigma_min, record.sigma_mean, record.seconds);
-  bar_->finish(summary);  // the epoch's progress line ends with its summary
+  observer_->epoch_ended(summary);  // the epoch's progress line ends with its summary
   result.history.push_back(record);
   if (log_) {
     // the metrics line first, then the checkpoint: a crash between the two leaves metrics.jsonl one

@@ -1,10 +1,12 @@
 #pragma once
 // The trainer: a run of epochs of any dataset, model and task.
-//   set up       data (train and eval splits, transforms), model, decay policy, optimizer, output
-//                directory or resume from its checkpoint; prints the run's header
+//   set up       data (the task's splits: Task::open_data), model, decay policy, optimizer, output
+//                directory or resume from its checkpoint; reports the run's header
 //   run          the remaining epochs, each: train_epoch → evaluate → end_epoch
-//   train_epoch  the loader's batches through train_step, probes every k steps, a progress bar
+//   train_epoch  the loader's batches through train_step, probes every k steps, progress
+//   evaluate     the task's evaluator over the evaluation split (data parallel: ranks merged)
 //   end_epoch    summary line, metrics.jsonl + TensorBoard, then the checkpoint
+// Everything it reports goes to its RunObserver (observe/run_observer.h; the console by default).
 // A run stops early, after the current step, on SIGINT/SIGTERM (g_stop_requested; the checkpoint
 // stays at the last completed epoch) or on a non-finite loss or gradient (--on-nonfinite stop; with
 // skip the step is skipped and counted, and the run stops only after 20 in a row). Resuming continues
@@ -47,7 +49,7 @@
 #include "eshift/observe/eps_calibration.h"
 #include "eshift/observe/metrics_log.h"
 #include "eshift/observe/probes.h"
-#include "eshift/observe/progress.h"
+#include "eshift/observe/run_observer.h"
 #include "eshift/observe/simulated_loss_scale.h"
 #include "eshift/optim/make_optimizer.h"
 #include "eshift/tasks/task.h"
@@ -83,16 +85,28 @@ class Interrupted : public std::runtime_error {
 // Non-finite steps in a row after which --on-nonfinite skip gives up (the run has diverged).
 constexpr int kMaxNonfiniteInARow = 20;
 
+// What a trainer is given rather than makes from its configuration; each may be left empty.
+struct TrainerParts {
+  // Where and in which precision steps run; empty: full precision (or --amp) on config.device,
+  // channels-last as config.channels_last says.
+  std::unique_ptr<ExecutionPolicy> policy;
+  DistEnvironment dist;  // this process's place in a data-parallel run; empty: a single process
+  // The run's data (splits made by the caller, used as they are; config.data and data_dir only
+  // name it in config.json); empty: the task opens config.data (Task::open_data).
+  TaskData data;
+  // The model (on the CPU, not yet placed; its spec is recorded as the run's); empty: the
+  // registry's config.model.
+  std::shared_ptr<Model> model;
+  // Where the run reports (observe/run_observer.h); empty: the console (ConsoleObserver).
+  std::shared_ptr<RunObserver> observer;
+};
+
 class Trainer {
  public:
   // Sets the run up (throws std::invalid_argument, DataError or CheckpointError before anything is
-  // written when the flags, the data or the checkpoint are wrong). Without a policy: full
-  // precision on config.device, channels-last as config.channels_last says. Without data: the
-  // task opens config.data (Task::open_data); handed data (splits made by the caller) is used as
-  // it is, and config.data/data_dir only name it in config.json. Without a model: the registry's
-  // config.model; a handed model (on the CPU, not yet placed) is trained as it is.
-  Trainer(TrainConfig config, std::shared_ptr<const Task> task, std::unique_ptr<ExecutionPolicy> policy = nullptr,
-          DistEnvironment dist = {}, TaskData data = {}, std::shared_ptr<Model> model = nullptr);
+  // written when the flags, the data or the checkpoint are wrong); the parts not given are made
+  // from the configuration (TrainerParts).
+  Trainer(TrainConfig config, std::shared_ptr<const Task> task, TrainerParts parts = {});
   // Runs the remaining epochs.
   TrainResult run();
 
@@ -144,7 +158,7 @@ class Trainer {
   std::unique_ptr<EpsCalibration> calibration_;    // --mineps auto, during the first epoch
   SimulatedLossScale loss_scale_;  // every step: would a float16 run overflow (restarts at 2^16 on a resume)
   std::unique_ptr<MetricsLog> log_;
-  std::unique_ptr<ProgressBar> bar_;  // the epoch in progress
+  std::shared_ptr<RunObserver> observer_;
   std::unique_ptr<RunLock> lock_;                // held on --out for the run's life (rank 0)
   std::unique_ptr<RunCheckpoints> checkpoints_;
   std::shared_ptr<Communicator> communicator_;   // WORLD_SIZE > 1

@@ -6,6 +6,11 @@
 #include "cli_util.h"
 #include "eshift/core/torch_compat.h"
 #include "eshift/observe/tensorboard.h"
+#include "eshift/train/config.h"
+
+#include <algorithm>
+#include <regex>
+#include <set>
 
 using namespace eshift;
 using namespace eshift::test;
@@ -231,4 +236,25 @@ TEST(Cli, MinepsAutoChoosesEpsAfterTheFirstEpochAndAResumeKeepsIt) {
                         "mineps_auto true → false");
   expect_one_line_error(run(kQuick + " --mineps auto"), "--mineps auto chooses the ε of the ε-shifted L2: it needs --el2");
   expect_one_line_error(run(kQuick + " --el2 --mineps 1e-3x"), "--mineps must be a number or auto, got '1e-3x'");
+}
+
+// A setting is declared once in config.cpp's settings() (config.json, the resume comparison); its
+// flag is written in flags.cpp or train.cpp. Every setting a user chooses must have one: a setting
+// added to the table without its flag would be one no run could change.
+TEST(Cli, EverySettingOfConfigJsonHasItsTrainFlag) {
+  const Result help = run("train --help");
+  ASSERT_EQ(help.code, 0) << help.err;
+  // set otherwise: hflip by --no-flip, dist_overlap by --no-dist-overlap, mineps_auto by --mineps
+  // auto; chosen or kept by the run itself: mineps_layers (--mineps auto's choice), history
+  const std::set<std::string> other = {"hflip", "dist_overlap", "mineps_auto", "mineps_layers", "history"};
+  int checked = 0;
+  for (auto name : setting_names(TrainConfig{}.to_json())) {
+    if (name.find('.') != std::string::npos || other.count(name)) continue;  // model.*: the model's flags
+    std::replace(name.begin(), name.end(), '_', '-');
+    EXPECT_TRUE(std::regex_search(help.out, std::regex("--" + name + "([^a-z0-9-]|$)"))) << "--" << name << " is not a flag of train";
+    ++checked;
+  }
+  EXPECT_GT(checked, 50);
+  EXPECT_NE(help.out.find("--no-flip"), std::string::npos);
+  EXPECT_NE(help.out.find("--no-dist-overlap"), std::string::npos);
 }

@@ -1,6 +1,7 @@
 // The trainer on a detection task: a generated COCO folder through the detection task's splits,
 // batches with per-image objects, a detector's named losses in training and its per-image
-// detections scored by COCO AP in evaluation. The detector is a test model: its detections are the
+// detections scored by COCO AP in evaluation; the run handed its model and an observer, which is
+// all it reports to. The detector is a test model: its detections are the
 // batch's own objects moved by a learned offset, so its AP is known (1 at offset 0, lower when the
 // boxes are moved) and its loss (the offset's square) must fall.
 #include <gtest/gtest.h>
@@ -89,6 +90,16 @@ class OffsetDetector : public Model, public RoledModule {
   torch::Tensor offset;
 };
 
+// Keeps what a run reports.
+struct Recorder : RunObserver {
+  std::vector<std::string> messages, warnings, epochs;
+  int64_t steps = 0;
+  void message(const std::string& text) override { messages.push_back(text); }
+  void warning(const std::string& text) override { warnings.push_back(text); }
+  void step(int64_t, const Metrics&, int64_t) override { ++steps; }
+  void epoch_ended(const std::string& summary) override { epochs.push_back(summary); }
+};
+
 TrainConfig detection_run(const TempDir& dir) {
   TrainConfig c;
   c.task = "detect";
@@ -115,8 +126,23 @@ TEST(DetectionTraining, ADetectorLearnsFromEachImagesObjectsAndIsScoredByCocoAp)
   auto c = detection_run(dir);
   c.out_dir = dir / "run";
   auto model = std::make_shared<OffsetDetector>();
-  Trainer trainer(c, make_task("detect", c.task_options()), nullptr, {}, {}, model);
+  auto recorder = std::make_shared<Recorder>();
+  TrainerParts parts;
+  parts.model = model;
+  parts.observer = recorder;
+  testing::internal::CaptureStdout();
+  testing::internal::CaptureStderr();
+  Trainer trainer(c, make_task("detect", c.task_options()), std::move(parts));
   const auto result = trainer.run();
+  // the run reports only to its observer
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), "");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  ASSERT_FALSE(recorder->messages.empty());
+  EXPECT_EQ(recorder->messages[0].rfind("model offset_detector", 0), 0u) << recorder->messages[0];
+  EXPECT_EQ(recorder->steps, 4);
+  ASSERT_EQ(recorder->epochs.size(), 2u);
+  EXPECT_NE(recorder->epochs[1].find("epoch 2/2"), std::string::npos) << recorder->epochs[1];
+
   ASSERT_EQ(result.history.size(), 2u);
   EXPECT_EQ(result.test_images, 2);
   for (const auto& epoch : result.history) {

@@ -130,7 +130,7 @@ TEST(MixedPrecision, ALossScaledRunLogsItsScaleSkipsOverflowsAndResumesExactly) 
   auto whole = amp_run(dir);
   whole.out_dir = dir / "whole";
   whole.epochs = 3;
-  Trainer a(whole, classification_task(), std::make_unique<ScaledFloat32>());
+  Trainer a(whole, classification_task(), {std::make_unique<ScaledFloat32>()});
   a.run();
   const auto lines = epoch_lines(dir / "whole/metrics.jsonl");
   ASSERT_EQ(lines.size(), 3u);
@@ -145,12 +145,12 @@ TEST(MixedPrecision, ALossScaledRunLogsItsScaleSkipsOverflowsAndResumesExactly) 
   auto first = whole;
   first.out_dir = dir / "split";
   first.epochs = 1;
-  Trainer(first, classification_task(), std::make_unique<ScaledFloat32>()).run();
+  Trainer(first, classification_task(), {std::make_unique<ScaledFloat32>()}).run();
   auto rest = first;
   rest.epochs = 3;
   rest.resume = true;
   rest.resume_override = {"epochs"};
-  Trainer b(rest, classification_task(), std::make_unique<ScaledFloat32>());
+  Trainer b(rest, classification_task(), {std::make_unique<ScaledFloat32>()});
   b.run();
   const auto resumed = epoch_lines(dir / "split/metrics.jsonl");
   ASSERT_EQ(resumed.size(), 3u);

@@ -282,7 +282,7 @@ TEST(Trainer, UnderLossScalingOverflowsAreSkippedByTheScalerUntilTwentyInARow) {
   TempDir dir;
   auto c = tiny(dir);
   c.epochs = 8;  // 24 steps
-  Trainer trainer(c, classification_task(), std::make_unique<AlwaysOverflowing>());
+  Trainer trainer(c, classification_task(), {std::make_unique<AlwaysOverflowing>()});
   const auto result = trainer.run();
   EXPECT_TRUE(result.diverged);
   EXPECT_NE(result.stop_message.find("the loss is not finite"), std::string::npos) << result.stop_message;
