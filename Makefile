@@ -9,7 +9,7 @@ TORCH2_VENV ?= .venv-torch2
 TORCH2_BUILD_DIR ?= build-torch2
 INTEROP_VENV ?= .venv-interop
 
-.PHONY: all deps configure build demo test test-torch2 test-sanitize fuzz bench bench-scaling bench-loader bench-coco interop clean
+.PHONY: all deps configure build demo test build-torch2 test-torch2 bench-cpu test-sanitize fuzz bench bench-scaling bench-loader bench-coco interop clean
 
 all: build
 
@@ -31,12 +31,22 @@ test: build
 
 # The suite against a current LibTorch 2.x (pip's torch wheel, CUDA-enabled: this is also the CUDA
 # build, which compiles and links here and runs its CUDA paths only where a GPU is).
-test-torch2: deps
+test-torch2: build-torch2
+	cd $(TORCH2_BUILD_DIR) && OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
+
+# eshift against pip's LibTorch 2.x, built only: build-torch2/eshift (the faster build for bfloat16 on
+# CPUs with AVX-512 BF16 or AMX, and the CUDA build; README "Which LibTorch").
+build-torch2: deps
 	bash scripts/install-torch2.sh $(TORCH2_VENV)
 	cmake -S . -B $(TORCH2_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 	  -DCMAKE_PREFIX_PATH="$$($(TORCH2_VENV)/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__) + ";" + torch.utils.cmake_prefix_path)')"
 	cmake --build $(TORCH2_BUILD_DIR) -j $(JOBS)
-	cd $(TORCH2_BUILD_DIR) && OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
+
+# Both builds against PyTorch eager (pip's torch) on this CPU, float32 and bfloat16, same-run ratios
+# (bench/cpu_table.py; CPU_TABLE_ARGS="--compile resnet20" adds torch.compile).
+bench-cpu: build build-torch2
+	$(TORCH2_VENV)/bin/python bench/cpu_table.py --eshift debian=$(BUILD_DIR)/eshift \
+	  --eshift torch2=$(TORCH2_BUILD_DIR)/eshift $(CPU_TABLE_ARGS)
 
 # The suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize).
 test-sanitize:

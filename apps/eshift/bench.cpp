@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "command.h"
+#include "eshift/analysis/runtime_info.h"
 #include "eshift/analysis/step_benchmark.h"
 #include "eshift/data/batch_loader.h"
 #include "eshift/data/detection_loader.h"
@@ -64,6 +65,7 @@ class BenchCommand : public Command {
     if (!loader_dir_.empty()) return run_loader();
     if (!coco_dir_.empty()) return run_coco();
     std::tie(c.model.in_channels, c.height, c.width) = parse_image(image_);
+    std::printf("runtime: %s\n", runtime_info().line().c_str());
     const std::string amp = c.amp == "off" ? "" : " amp=" + c.amp;
     const std::string probes = c.probe_every > 0 ? " probe-every=" + std::to_string(c.probe_every) : "";
     std::printf("bench %s wnorm=%s norm=%s batch=%lld image=%s reg=%s threads=%d device=%s%s%s, %d warm-up + %d timed steps\n",

@@ -165,9 +165,11 @@ TEST(Cli, WdAllWarnsAboutTheNowdFlagsItOverrides) {
   EXPECT_EQ(r.err.find("--nowd-conv"), std::string::npos) << r.err;  // not given, not named
 }
 
-TEST(Cli, BenchPrintsThroughputLast) {
+TEST(Cli, BenchPrintsWhatItRunsOnFirstAndThroughputLast) {
   auto r = run("bench --model resnet8 --batch-size 8 --image 1x16x16 --steps 2 --warmup 1 --reg el2");
   ASSERT_EQ(r.code, 0) << r.err;
+  // first what it ran on (the LibTorch of the headers it was built with), last the throughput
+  EXPECT_EQ(r.out.rfind(std::string("runtime: LibTorch ") + TORCH_VERSION + " (oneDNN ", 0), 0u) << r.out;
   auto last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
   ASSERT_EQ(last.rfind("throughput: ", 0), 0u) << r.out;
   EXPECT_GT(std::stod(last.substr(12)), 0.0);
