@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
+#include <c10/util/BFloat16.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,7 +10,10 @@
 #include <vector>
 
 // The kernels below treat a channels-last [N, C, H, W] tensor as an M × C row-major matrix
-// (M = N·H·W rows, one per pixel). Per-channel sums end in double. Each kernel is compiled
+// (M = N·H·W rows, one per pixel). Per-channel sums end in double. Activations are stored as T
+// and computed in A: float64 and float32 as themselves; bfloat16 (--amp bf16) computed in float32
+// with float32 parameters, as LibTorch's mixed-type CPU BatchNorm, and each result rounded once to
+// bfloat16 when stored. Each kernel is compiled
 // for AVX-512, AVX2 and the x86-64 baseline; the loader picks the best one the CPU supports.
 // This file is compiled with -ffp-contract=off so that the forward pass and the backward pass's
 // recomputation of the ReLU mask round `x·a + b` identically.
@@ -45,7 +49,7 @@ struct Block {  // per-channel partial sums of one row block
 
 // sum[c] += Σ x[m, c], sumsq[c] += Σ x[m, c]², accumulated in double all the way: the variance is
 // E[x²] − μ², which would lose digits to cancellation from sums rounded in float.
-template <typename T, int kC>
+template <typename T, typename A, int kC>
 ESHIFT_INLINE void channel_sums_body(const T* __restrict x, int64_t rows, int64_t C_runtime, double* __restrict sum,
                                      double* __restrict sumsq) {
   const int64_t C = kC ? kC : C_runtime;
@@ -56,7 +60,7 @@ ESHIFT_INLINE void channel_sums_body(const T* __restrict x, int64_t rows, int64_
   for (int64_t m = 0; m < rows; ++m) {
     const T* __restrict row = x + m * C;
     for (int64_t c = 0; c < C; ++c) {
-      const double v = row[c];
+      const double v = static_cast<A>(row[c]);
       s[c] += v;
       s2[c] += v * v;
     }
@@ -68,21 +72,21 @@ ESHIFT_INLINE void channel_sums_body(const T* __restrict x, int64_t rows, int64_
 }
 
 // y = relu(x·a + b [+ r]); NaN passes through like torch::relu
-template <typename T, int kC>
+template <typename T, typename A, int kC>
 ESHIFT_INLINE void affine_relu_body(const T* __restrict x, const T* __restrict r, T* __restrict y, int64_t rows,
-                                    int64_t C_runtime, const T* __restrict a, const T* __restrict b) {
+                                    int64_t C_runtime, const A* __restrict a, const A* __restrict b) {
   const int64_t C = kC ? kC : C_runtime;
   for (int64_t m = 0; m < rows; ++m) {
     const int64_t o = m * C;
     if (r) {
       for (int64_t c = 0; c < C; ++c) {
-        const T z = x[o + c] * a[c] + b[c] + r[o + c];
-        y[o + c] = z < T(0) ? T(0) : z;
+        const A z = A(x[o + c]) * a[c] + b[c] + A(r[o + c]);
+        y[o + c] = T(z < A(0) ? A(0) : z);
       }
     } else {
       for (int64_t c = 0; c < C; ++c) {
-        const T z = x[o + c] * a[c] + b[c];
-        y[o + c] = z < T(0) ? T(0) : z;
+        const A z = A(x[o + c]) * a[c] + b[c];
+        y[o + c] = T(z < A(0) ? A(0) : z);
       }
     }
   }
@@ -91,30 +95,30 @@ ESHIFT_INLINE void affine_relu_body(const T* __restrict x, const T* __restrict r
 // Backward reduction. The masked gradient is g' = g where the ReLU's input was > 0, else 0; the
 // mask comes from y (> 0) when y is given (residual variant), else from x·a + b recomputed.
 // sum_g[c] += Σ g', sum_gx[c] += Σ g'·x; g' is stored to `masked` when it is given.
-template <typename T, int kC>
+template <typename T, typename A, int kC>
 ESHIFT_INLINE void masked_sums_body(const T* __restrict g, const T* __restrict x, const T* __restrict y,
-                                    T* __restrict masked, int64_t rows, int64_t C_runtime, const T* __restrict a,
-                                    const T* __restrict b, double* __restrict sum_g, double* __restrict sum_gx) {
+                                    T* __restrict masked, int64_t rows, int64_t C_runtime, const A* __restrict a,
+                                    const A* __restrict b, double* __restrict sum_g, double* __restrict sum_gx) {
   const int64_t C = kC ? kC : C_runtime;
-  Block<T, kC> block(C);
-  T* __restrict bg = block.first();
-  T* __restrict bgx = bg + C;
+  Block<A, kC> block(C);
+  A* __restrict bg = block.first();
+  A* __restrict bgx = bg + C;
   for (int64_t m0 = 0; m0 < rows; m0 += kBlockRows) {
-    std::fill(bg, bg + 2 * C, T(0));
+    std::fill(bg, bg + 2 * C, A(0));
     for (int64_t m = m0; m < std::min(rows, m0 + kBlockRows); ++m) {
       const int64_t o = m * C;
       if (y) {
         for (int64_t c = 0; c < C; ++c) {
-          const T gv = g[o + c];  // loaded unconditionally: a conditional load would block vectorization
-          const T gm = y[o + c] > T(0) ? gv : T(0);
-          masked[o + c] = gm;
+          const A gv = A(g[o + c]);  // loaded unconditionally: a conditional load would block vectorization
+          const A gm = A(y[o + c]) > A(0) ? gv : A(0);
+          masked[o + c] = T(gm);  // exact: gm is g or 0
           bg[c] += gm;
-          bgx[c] += gm * x[o + c];
+          bgx[c] += gm * A(x[o + c]);
         }
       } else {
         for (int64_t c = 0; c < C; ++c) {
-          const T xv = x[o + c], gv = g[o + c];
-          const T gm = xv * a[c] + b[c] > T(0) ? gv : T(0);
+          const A xv = A(x[o + c]), gv = A(g[o + c]);
+          const A gm = xv * a[c] + b[c] > A(0) ? gv : A(0);
           bg[c] += gm;
           bgx[c] += gm * xv;
         }
@@ -128,21 +132,22 @@ ESHIFT_INLINE void masked_sums_body(const T* __restrict g, const T* __restrict x
 }
 
 // dx = a·g' + k·(x − μ) + k0, with g' read from `masked` when given, else recomputed from g and x.
-template <typename T, int kC>
+template <typename T, typename A, int kC>
 ESHIFT_INLINE void input_grad_body(const T* __restrict g, const T* __restrict masked, const T* __restrict x,
-                                   T* __restrict dx, int64_t rows, int64_t C_runtime, const T* __restrict a,
-                                   const T* __restrict b, const T* __restrict mu, const T* __restrict k,
-                                   const T* __restrict k0) {
+                                   T* __restrict dx, int64_t rows, int64_t C_runtime, const A* __restrict a,
+                                   const A* __restrict b, const A* __restrict mu, const A* __restrict k,
+                                   const A* __restrict k0) {
   const int64_t C = kC ? kC : C_runtime;
   for (int64_t m = 0; m < rows; ++m) {
     const int64_t o = m * C;
     if (masked) {
-      for (int64_t c = 0; c < C; ++c) dx[o + c] = a[c] * masked[o + c] + k[c] * (x[o + c] - mu[c]) + k0[c];
+      for (int64_t c = 0; c < C; ++c)
+        dx[o + c] = T(a[c] * A(masked[o + c]) + k[c] * (A(x[o + c]) - mu[c]) + k0[c]);
     } else {
       for (int64_t c = 0; c < C; ++c) {
-        const T xv = x[o + c], gv = g[o + c];
-        const T gm = xv * a[c] + b[c] > T(0) ? gv : T(0);
-        dx[o + c] = a[c] * gm + k[c] * (xv - mu[c]) + k0[c];
+        const A xv = A(x[o + c]), gv = A(g[o + c]);
+        const A gm = xv * a[c] + b[c] > A(0) ? gv : A(0);
+        dx[o + c] = T(a[c] * gm + k[c] * (xv - mu[c]) + k0[c]);
       }
     }
   }
@@ -150,31 +155,32 @@ ESHIFT_INLINE void input_grad_body(const T* __restrict g, const T* __restrict ma
 
 // One entry point per kernel and type, compiled for each instruction set (ESHIFT_CPU_CLONES), choosing
 // the body with C fixed where it can. `C` is each parameter list's channel count.
-#define ESHIFT_DISPATCH_C(body, T, ...)                                                                              \
+#define ESHIFT_DISPATCH_C(body, T, A, ...)                                                                           \
   switch (C) {                                                                                                       \
-    case 16: return body<T, 16>(__VA_ARGS__);                                                                        \
-    case 32: return body<T, 32>(__VA_ARGS__);                                                                        \
-    case 64: return body<T, 64>(__VA_ARGS__);                                                                        \
-    default: return body<T, 0>(__VA_ARGS__);                                                                         \
+    case 16: return body<T, A, 16>(__VA_ARGS__);                                                                     \
+    case 32: return body<T, A, 32>(__VA_ARGS__);                                                                     \
+    case 64: return body<T, A, 64>(__VA_ARGS__);                                                                     \
+    default: return body<T, A, 0>(__VA_ARGS__);                                                                      \
   }
-#define ESHIFT_KERNELS(T)                                                                                            \
+#define ESHIFT_KERNELS(T, A)                                                                                         \
   ESHIFT_CPU_CLONES void channel_sums(const T* x, int64_t rows, int64_t C, double* sum, double* sumsq) {             \
-    ESHIFT_DISPATCH_C(channel_sums_body, T, x, rows, C, sum, sumsq)                                                  \
+    ESHIFT_DISPATCH_C(channel_sums_body, T, A, x, rows, C, sum, sumsq)                                               \
   }                                                                                                                  \
-  ESHIFT_CPU_CLONES void affine_relu(const T* x, const T* r, T* y, int64_t rows, int64_t C, const T* a,              \
-                                     const T* b) {                                                                   \
-    ESHIFT_DISPATCH_C(affine_relu_body, T, x, r, y, rows, C, a, b)                                                   \
+  ESHIFT_CPU_CLONES void affine_relu(const T* x, const T* r, T* y, int64_t rows, int64_t C, const A* a,              \
+                                     const A* b) {                                                                   \
+    ESHIFT_DISPATCH_C(affine_relu_body, T, A, x, r, y, rows, C, a, b)                                                \
   }                                                                                                                  \
   ESHIFT_CPU_CLONES void masked_sums(const T* g, const T* x, const T* y, T* masked, int64_t rows, int64_t C,         \
-                                     const T* a, const T* b, double* sum_g, double* sum_gx) {                        \
-    ESHIFT_DISPATCH_C(masked_sums_body, T, g, x, y, masked, rows, C, a, b, sum_g, sum_gx)                            \
+                                     const A* a, const A* b, double* sum_g, double* sum_gx) {                        \
+    ESHIFT_DISPATCH_C(masked_sums_body, T, A, g, x, y, masked, rows, C, a, b, sum_g, sum_gx)                         \
   }                                                                                                                  \
   ESHIFT_CPU_CLONES void input_grad(const T* g, const T* masked, const T* x, T* dx, int64_t rows, int64_t C,         \
-                                    const T* a, const T* b, const T* mu, const T* k, const T* k0) {                  \
-    ESHIFT_DISPATCH_C(input_grad_body, T, g, masked, x, dx, rows, C, a, b, mu, k, k0)                                \
+                                    const A* a, const A* b, const A* mu, const A* k, const A* k0) {                  \
+    ESHIFT_DISPATCH_C(input_grad_body, T, A, g, masked, x, dx, rows, C, a, b, mu, k, k0)                             \
   }
-ESHIFT_KERNELS(float)
-ESHIFT_KERNELS(double)
+ESHIFT_KERNELS(float, float)
+ESHIFT_KERNELS(double, double)
+ESHIFT_KERNELS(c10::BFloat16, float)
 #undef ESHIFT_KERNELS
 #undef ESHIFT_DISPATCH_C
 
@@ -220,7 +226,7 @@ std::vector<T> cast(const std::vector<double>& v) {
 // Per-channel state saved by the forward pass for the backward pass (double, [4, C]).
 enum StatsRow { kMean = 0, kInvStd = 1, kScale = 2, kShift = 3 };  // a = γ·invstd, b = β − μ·a
 
-template <typename T>
+template <typename T, typename A>
 torch::Tensor forward_impl(const torch::Tensor& x, const torch::Tensor& r, const torch::Tensor& weight,
                            const torch::Tensor& bias, torch::Tensor& running_mean, torch::Tensor& running_var,
                            double momentum, double eps, torch::Tensor& stats) {
@@ -233,8 +239,8 @@ torch::Tensor forward_impl(const torch::Tensor& x, const torch::Tensor& r, const
   // biased variance for normalizing, unbiased for the running estimate (as torch.nn.BatchNorm2d)
   stats = torch::empty({4, C}, torch::kFloat64);
   double* st = stats.data_ptr<double>();
-  const T *w = weight.data_ptr<T>(), *bi = bias.data_ptr<T>();
-  T *rm = running_mean.data_ptr<T>(), *rv = running_var.data_ptr<T>();
+  const A *w = weight.data_ptr<A>(), *bi = bias.data_ptr<A>();
+  A *rm = running_mean.data_ptr<A>(), *rv = running_var.data_ptr<A>();
   std::vector<double> a(C), b(C);
   for (int64_t c = 0; c < C; ++c) {
     const double mean = sum[c] / M, var = std::max(0.0, sumsq[c] / M - mean * mean);
@@ -242,10 +248,10 @@ torch::Tensor forward_impl(const torch::Tensor& x, const torch::Tensor& r, const
     a[c] = w[c] * invstd;
     b[c] = bi[c] - mean * a[c];
     st[kMean * C + c] = mean, st[kInvStd * C + c] = invstd, st[kScale * C + c] = a[c], st[kShift * C + c] = b[c];
-    rm[c] = T((1 - momentum) * rm[c] + momentum * mean);
-    rv[c] = T((1 - momentum) * rv[c] + momentum * var * M / (M - 1));
+    rm[c] = A((1 - momentum) * rm[c] + momentum * mean);
+    rv[c] = A((1 - momentum) * rv[c] + momentum * var * M / (M - 1));
   }
-  const auto at = cast<T>(a), bt = cast<T>(b);
+  const auto at = cast<A>(a), bt = cast<A>(b);
   torch::Tensor y = torch::empty(x.sizes(), x.options().memory_format(kChannelsLast));
   const T* rp = r.defined() ? r.data_ptr<T>() : nullptr;
   T* yp = y.data_ptr<T>();
@@ -256,13 +262,13 @@ torch::Tensor forward_impl(const torch::Tensor& x, const torch::Tensor& r, const
 }
 
 // Returns dx, the residual's gradient (the masked g'; undefined without residual), dγ, dβ.
-template <typename T>
+template <typename T, typename A>
 torch::autograd::tensor_list backward_impl(const torch::Tensor& g, const torch::Tensor& x, const torch::Tensor& y,
                                            const torch::Tensor& weight, const torch::Tensor& stats) {
   const int64_t C = x.size(1), M = x.numel() / C;
   const double* st = stats.data_ptr<double>();
   const double *mean = st + kMean * C, *invstd = st + kInvStd * C, *a = st + kScale * C, *b = st + kShift * C;
-  const auto at = cast<T>({a, a + C}), bt = cast<T>({b, b + C});  // the forward pass's values, bit for bit
+  const auto at = cast<A>({a, a + C}), bt = cast<A>({b, b + C});  // the forward pass's values, bit for bit
   torch::Tensor masked = y.defined() ? torch::empty(x.sizes(), x.options().memory_format(kChannelsLast)) : torch::Tensor();
   torch::Tensor dx = torch::empty(x.sizes(), x.options().memory_format(kChannelsLast));
   const T *gp = g.data_ptr<T>(), *xp = x.data_ptr<T>(), *yp = y.defined() ? y.data_ptr<T>() : nullptr;
@@ -279,15 +285,15 @@ torch::autograd::tensor_list backward_impl(const torch::Tensor& g, const torch::
   // dβ = Σ g', dγ = Σ g'·x̂ with x̂ = (x − μ)·invstd;
   // dx = γ·invstd·(g' − dβ/M − x̂·dγ/M) = a·g' + k·(x − μ) + k0, k = −a·invstd·dγ/M, k0 = −a·dβ/M
   torch::Tensor dgamma = torch::empty({C}, weight.options()), dbeta = torch::empty({C}, weight.options());
-  T *dgp = dgamma.data_ptr<T>(), *dbp = dbeta.data_ptr<T>();
-  std::vector<T> k(C), k0(C), mu(C);
+  A *dgp = dgamma.data_ptr<A>(), *dbp = dbeta.data_ptr<A>();
+  std::vector<A> k(C), k0(C), mu(C);
   for (int64_t c = 0; c < C; ++c) {
     const double dg = invstd[c] * (sum_gx[c] - mean[c] * sum_g[c]);
-    dgp[c] = T(dg);
-    dbp[c] = T(sum_g[c]);
-    k[c] = T(-a[c] * invstd[c] * dg / M);
-    k0[c] = T(-a[c] * sum_g[c] / M);
-    mu[c] = T(mean[c]);
+    dgp[c] = A(dg);
+    dbp[c] = A(sum_g[c]);
+    k[c] = A(-a[c] * invstd[c] * dg / M);
+    k0[c] = A(-a[c] * sum_g[c] / M);
+    mu[c] = A(mean[c]);
   }
   {
     RECORD_USER_SCOPE("eshift::batch_norm_act_backward_input");
@@ -312,9 +318,13 @@ struct BatchNormActFunction : public torch::autograd::Function<BatchNormActFunct
     TORCH_CHECK(M > 1, "Expected more than 1 value per channel when training, got input size ", x.sizes());
     const torch::Tensor r = residual ? residual->contiguous(kChannelsLast) : torch::Tensor();
     torch::Tensor y, stats;
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_act_forward", [&] {
-      y = forward_impl<scalar_t>(x, r, weight, bias, running_mean, running_var, momentum, eps, stats);
-    });
+    if (x.scalar_type() == torch::kBFloat16) {
+      y = forward_impl<c10::BFloat16, float>(x, r, weight, bias, running_mean, running_var, momentum, eps, stats);
+    } else {
+      AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_act_forward", [&] {
+        y = forward_impl<scalar_t, scalar_t>(x, r, weight, bias, running_mean, running_var, momentum, eps, stats);
+      });
+    }
     ctx->saved_data["stats"] = stats;
     // the residual variant takes its ReLU mask from y; the plain one recomputes it from x
     ctx->saved_data["residual"] = r.defined();
@@ -331,9 +341,13 @@ struct BatchNormActFunction : public torch::autograd::Function<BatchNormActFunct
     const torch::Tensor y = ctx->saved_data["residual"].toBool() ? saved[2] : torch::Tensor();
     const torch::Tensor g = grad_outputs[0].contiguous(kChannelsLast);
     torch::autograd::tensor_list grads;
-    AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "batch_norm_act_backward", [&] {
-      grads = backward_impl<scalar_t>(g, saved[0], y, saved[1], ctx->saved_data["stats"].toTensor());
-    });
+    if (g.scalar_type() == torch::kBFloat16) {
+      grads = backward_impl<c10::BFloat16, float>(g, saved[0], y, saved[1], ctx->saved_data["stats"].toTensor());
+    } else {
+      AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "batch_norm_act_backward", [&] {
+        grads = backward_impl<scalar_t, scalar_t>(g, saved[0], y, saved[1], ctx->saved_data["stats"].toTensor());
+      });
+    }
     grads.resize(8);  // running_mean, running_var, momentum and eps get none
     return grads;
   }
@@ -341,11 +355,14 @@ struct BatchNormActFunction : public torch::autograd::Function<BatchNormActFunct
 
 bool fused_applies(const torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual) {
   const auto& o = bn.options;
+  // float32 and float64 with parameters of the same type; bfloat16 activations with float32 ones
+  const auto param = x.scalar_type() == torch::kBFloat16 ? torch::kFloat32 : x.scalar_type();
   return fused_enabled && bn.is_training() && o.track_running_stats() && o.affine() && x.dim() == 4 &&
-         x.device().is_cpu() && (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64) &&
-         x.is_contiguous(kChannelsLast) && x.size(1) == o.num_features() && bn.weight.scalar_type() == x.scalar_type() &&
-         bn.bias.scalar_type() == x.scalar_type() && bn.running_mean.scalar_type() == x.scalar_type() &&
-         bn.running_var.scalar_type() == x.scalar_type() && bn.weight.is_contiguous() && bn.bias.is_contiguous() &&
+         x.device().is_cpu() &&
+         (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64 || x.scalar_type() == torch::kBFloat16) &&
+         x.is_contiguous(kChannelsLast) && x.size(1) == o.num_features() && bn.weight.scalar_type() == param &&
+         bn.bias.scalar_type() == param && bn.running_mean.scalar_type() == param &&
+         bn.running_var.scalar_type() == param && bn.weight.is_contiguous() && bn.bias.is_contiguous() &&
          bn.running_mean.is_contiguous() && bn.running_var.is_contiguous() &&
          (!residual.defined() || (residual.sizes() == x.sizes() && residual.scalar_type() == x.scalar_type() &&
                                   residual.device() == x.device()));

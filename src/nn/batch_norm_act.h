@@ -10,7 +10,8 @@
 // x instead of reading y, and needs two passes instead of LibTorch's four.
 //
 // The fused kernels run for CPU training on 4-D channels-last tensors (eshift's default layout),
-// float32 or float64. Everything else (eval mode, NCHW, CUDA, no affine/running statistics) runs
+// float32 or float64, or bfloat16 activations with float32 parameters (--amp bf16: computed in
+// float32, each stored result rounded once to bfloat16). Everything else (eval mode, NCHW, CUDA, no affine/running statistics) runs
 // the plain composition of LibTorch's ops. `set_fused_batch_norm_act(false)` forces the plain path
 // (for comparison; `eshift bench --no-fused-bn`).
 #include <torch/torch.h>

@@ -142,6 +142,63 @@ TEST(BatchNormAct, RejectsOneValuePerChannelLikeBatchNorm) {
   EXPECT_THROW(batch_norm_act(*bn, x), c10::Error);
 }
 
+// bfloat16 activations with float32 parameters (--amp bf16 on CPU): the fused kernels compute in
+// float32 from the same bfloat16 values the plain float32 composition reads, and round each stored
+// result once: outputs and input gradients within bfloat16's rounding (2^-8 relative), the
+// parameters' gradients and running statistics (float32, sums in double) within float32's.
+TEST(BatchNormAct, Bfloat16MatchesTheFloat32CompositionOfTheSameValuesWithinBfloat16Rounding) {
+  for (bool with_residual : {false, true}) {
+    torch::manual_seed(1);
+    const int64_t C = 32;
+    auto proto = make_bn(C, 0.1);
+    proto->to(torch::kFloat32);
+    const auto cl = at::MemoryFormat::ChannelsLast;
+    const auto x = torch::randn({8, C, 6, 6}).to(torch::kBFloat16).contiguous(cl);
+    const auto r = with_residual ? torch::randn({8, C, 6, 6}).to(torch::kBFloat16).contiguous(cl) : torch::Tensor();
+    const auto g = torch::randn({8, C, 6, 6}).to(torch::kBFloat16).contiguous(cl);
+    auto step = [&](bool fused, torch::ScalarType dtype) {
+      FusedSwitch on(fused);
+      auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(proto->clone());
+      bn->train();
+      auto xi = x.to(dtype).contiguous(cl).detach().clone().requires_grad_();
+      auto ri = r.defined() ? r.to(dtype).contiguous(cl).detach().clone().requires_grad_() : torch::Tensor();
+      auto y = batch_norm_act(*bn, xi, ri);
+      y.backward(g.to(dtype));
+      Outcome o;
+      o.y = y.detach();
+      o.grad_fn = y.grad_fn()->name();
+      o.dx = xi.grad();
+      o.dr = ri.defined() ? ri.grad() : torch::Tensor();
+      o.dweight = bn->weight.grad().clone();
+      o.dbias = bn->bias.grad().clone();
+      o.running_mean = bn->running_mean.clone();
+      o.running_var = bn->running_var.clone();
+      return o;
+    };
+    const Outcome fused = step(true, torch::kBFloat16), plain = step(false, torch::kFloat32);
+    const std::string what = with_residual ? "with residual: " : "without residual: ";
+    EXPECT_NE(fused.grad_fn.find("BatchNormActFunction"), std::string::npos) << what << fused.grad_fn;
+    EXPECT_EQ(fused.y.scalar_type(), torch::kBFloat16);
+    EXPECT_EQ(fused.dx.scalar_type(), torch::kBFloat16);
+    EXPECT_EQ(fused.dweight.scalar_type(), torch::kFloat32);
+    auto within = [&](const torch::Tensor& a, const torch::Tensor& b, double relative, const std::string& name) {
+      ASSERT_EQ(a.defined(), b.defined()) << what << name;
+      if (!a.defined()) return;
+      const auto err = (a.to(torch::kFloat32) - b).abs(), bound = relative * b.abs() + 1e-3 * relative;
+      EXPECT_TRUE((err <= bound).all().item<bool>())
+          << what << name << ": worst |fused − plain| − bound = " << (err - bound).max().item<double>();
+    };
+    within(fused.y, plain.y, std::ldexp(1.0, -8), "y");
+    within(fused.dr, plain.dr, std::ldexp(1.0, -8), "residual gradient");
+    // dx = a·g' + k·(x − μ) + k0 sums terms of either sign: its rounding is relative to their size
+    within(fused.dx, plain.dx, std::ldexp(1.0, -8) * (1 + plain.dx.abs().max().item<double>()), "dx");
+    expect_close(fused.dweight, plain.dweight, what + "dγ", 1e-5);
+    expect_close(fused.dbias, plain.dbias, what + "dβ", 1e-5);
+    expect_close(fused.running_mean, plain.running_mean, what + "running mean", 1e-6);
+    expect_close(fused.running_var, plain.running_var, what + "running variance", 1e-6);
+  }
+}
+
 // Speed never changes the math: WS-ResNet-8 trained a few steps in float32 with the fused kernels
 // ends where the plain ops end, within float32 rounding.
 TEST(BatchNormAct, TrainingMatchesThePlainOpsWithinFloat32Rounding) {
