@@ -50,15 +50,8 @@ TaskData ClassificationTask::open_data(const DataRequest& request) const {
   const std::string& dir = request.dir;
   auto train = open_dataset(request.name, dir, "train", request.options);
   auto eval = open_dataset(request.name, dir, "test", request.options);
-  auto subset = [&](std::shared_ptr<const Dataset>& set, int64_t n, const char* flag) {
-    if (n == 0) return;
-    if (n > set->size())
-      throw std::invalid_argument(std::string(flag) + " " + std::to_string(n) + " is more than the " +
-                                  std::to_string(set->size()) + " examples in " + dir);
-    set = set->head(n);
-  };
-  subset(train, request.train_subset, "--train-subset");
-  subset(eval, request.test_subset, "--test-subset");
+  take_subset(train, request.train_subset, "--train-subset", "examples in " + dir);
+  take_subset(eval, request.test_subset, "--test-subset", "examples in " + dir);
   const auto train_shape = train->image_shape(), eval_shape = eval->image_shape();
   if (train_shape.str() != eval_shape.str())
     throw DataError(dir + ": the test images are " + eval_shape.str() + " but the training images " + train_shape.str());
@@ -69,9 +62,6 @@ TaskData ClassificationTask::open_data(const DataRequest& request) const {
   if (request.augment.crop_padding >= side)
     throw std::invalid_argument("--crop-padding " + std::to_string(request.augment.crop_padding) +
                                 " must be smaller than the images (" + train_shape.str() + ")");
-  if (train->size() < request.batch_size)
-    throw std::invalid_argument("the training set (" + std::to_string(train->size()) +
-                                " examples) is smaller than --batch-size " + std::to_string(request.batch_size));
   TaskData data;
   data.normalization = train->channel_stats();
   data.in_channels = train_shape.channels;

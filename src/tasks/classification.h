@@ -26,8 +26,8 @@ class ClassificationTask : public Task {
                MetricSums& sums) const override;
   // A classification dataset of the registry (data/registry.h): its train and test splits, the
   // subsets, the training set's channel statistics as the normalization, its augmentation. The
-  // splits' images must have one shape, the test labels must be among the training classes, the
-  // crop padding smaller than the images and the training set at least one batch.
+  // splits' images must have one shape, the test labels must be among the training classes and the
+  // crop padding smaller than the images.
   TaskData open_data(const DataRequest& request) const override;
   // A classifier (logits), not a detector.
   void check(const Model& model) const override;

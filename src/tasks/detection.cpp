@@ -27,7 +27,7 @@ class CocoApEvaluator : public TaskEvaluator {
   void merge(const std::string& bytes) override { coco_.merge_json(bytes); }
   Metrics finalize() const override {
     static const char* names[] = {"AP", "AP50", "AP75", "APs", "APm", "APl"};
-    const char* titles[] = {"AP", "AP@0.5", "AP@0.75", "AP_small", "AP_medium", "AP_large"};
+    static const char* titles[] = {"AP", "AP@0.5", "AP@0.75", "AP_small", "AP_medium", "AP_large"};
     const auto stats = coco_.finalize();
     Metrics m;
     for (auto type : types_) {
@@ -82,19 +82,8 @@ TaskData DetectionTask::open_data(const DataRequest& request) const {
     throw std::invalid_argument("--task detect reads detection data (--data coco), not --data " + request.name);
   std::shared_ptr<const CocoDataset> train = std::make_shared<CocoDataset>(request.dir, "train", request.options);
   std::shared_ptr<const CocoDataset> eval = std::make_shared<CocoDataset>(request.dir, "val", request.options);
-  auto subset = [&](std::shared_ptr<const CocoDataset>& set, int64_t n, const char* flag) {
-    if (n == 0) return;
-    if (n > set->size())
-      throw std::invalid_argument(std::string(flag) + " " + std::to_string(n) + " is more than the " +
-                                  std::to_string(set->size()) + " images of " + request.dir + " (" +
-                                  set->summary() + ")");
-    set = set->head(n);
-  };
-  subset(train, request.train_subset, "--train-subset");
-  subset(eval, request.test_subset, "--test-subset");
-  if (train->size() < request.batch_size)
-    throw std::invalid_argument("the training set (" + std::to_string(train->size()) +
-                                " images with targets) is smaller than --batch-size " + std::to_string(request.batch_size));
+  take_subset(train, request.train_subset, "--train-subset", "images of " + request.dir + " (" + train->summary() + ")");
+  take_subset(eval, request.test_subset, "--test-subset", "images of " + request.dir + " (" + eval->summary() + ")");
   if (eval->annotations().categories.size() != train->annotations().categories.size())
     throw DataError(request.dir + ": the val annotations have " + std::to_string(eval->annotations().categories.size()) +
                     " categories but the train annotations " +

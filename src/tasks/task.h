@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -22,14 +23,24 @@
 namespace eshift {
 
 // What a run asks of its data: --data and its directory (resolved), the dataset's options, the
-// training augmentation, the subsets (0: all) and the global batch (the training split must hold one).
+// training augmentation and the subsets (0: all).
 struct DataRequest {
   std::string name, dir;
   DataOptions options;
   AugmentOptions augment;
   int64_t train_subset = 0, test_subset = 0;
-  int64_t batch_size = 1;
 };
+
+// `set` cut to its first n examples (--train-subset, --test-subset: `flag`; n = 0 keeps them all);
+// std::invalid_argument "<flag> <n> is more than the <size> <what>" when it has fewer.
+template <typename Set>
+void take_subset(std::shared_ptr<const Set>& set, int64_t n, const std::string& flag, const std::string& what) {
+  if (n == 0) return;
+  if (n > set->size())
+    throw std::invalid_argument(flag + " " + std::to_string(n) + " is more than the " + std::to_string(set->size()) +
+                                " " + what);
+  set = set->head(n);
+}
 
 class Task {
  public:

@@ -1,7 +1,6 @@
 #include "eshift/train/step.h"
 
 #include <cmath>
-#include <iostream>
 
 #include "eshift/data/batch_loader.h"
 
@@ -62,15 +61,12 @@ std::unique_ptr<TaskEvaluator> evaluate_split(Model& model, const Task& task, co
   options.keep_batch_size = false;  // an unreadable image is left out, not counted twice
   options.workers = workers;
   options.pin_memory = policy.placement().device.is_cuda();
+  ConsoleObserver console;
+  RunObserver& report = observer ? *observer : console;
   auto loader = split.loader(options, 0);
   auto evaluator = task.evaluator(split);
   while (auto batch = loader->next()) {
-    for (const auto& message : batch->unreadable) {
-      if (observer)
-        observer->warning("left out of the evaluation: " + message);
-      else
-        std::cerr << "eshift: warning: left out of the evaluation: " << message << "\n";
-    }
+    for (const auto& message : batch->unreadable) report.warning("left out of the evaluation: " + message);
     const auto placed = policy.place(*batch);
     evaluator->add(policy.infer(model, placed), placed);
   }

@@ -47,7 +47,7 @@ StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& o
 // The task's evaluation of rank `rank`'s share of a split (every world_size-th example, unpadded,
 // data/sampler.h) in eval mode, batches of `batch_size`: the task's evaluator holding what it took
 // (the ranks' evaluators merged make the whole split's, tasks/evaluator.h). An image that cannot
-// be read is left out with a warning to `observer` (none: on stderr).
+// be read is left out with a warning to `observer` (none: the console's, on stderr).
 std::unique_ptr<TaskEvaluator> evaluate_split(Model& model, const Task& task, const DataSplit& split,
                                               const ExecutionPolicy& policy, int64_t batch_size, int rank = 0,
                                               int world_size = 1, int workers = 1, RunObserver* observer = nullptr);

@@ -202,9 +202,9 @@ void Trainer::set_up_data() {
     request.augment = {config_.crop_padding, config_.hflip};
     request.train_subset = config_.train_subset;
     request.test_subset = config_.test_subset;
-    request.batch_size = config_.batch_size;
     data_ = task_->open_data(request);
-  } else if (data_.train->size() < config_.batch_size) {
+  }
+  if (data_.train->size() < config_.batch_size) {  // handed or opened: one batch at least
     throw std::invalid_argument("the training set (" + std::to_string(data_.train->size()) +
                                 " examples) is smaller than --batch-size " + std::to_string(config_.batch_size));
   }
