@@ -10,6 +10,8 @@ const std::vector<CommandEntry>& command_registry() {
       {"import", "a PyTorch state dict (torchvision's names) into an eshift checkpoint", make_import_command},
       {"detect-eval", "score a COCO results file (boxes or masks) as pycocotools does: the 12 AP/AR numbers",
        make_detect_eval_command},
+      {"make-coco-shapes", "write a generated COCO folder (coloured shapes on noise, masks, crowd regions) to train on",
+       make_make_coco_shapes_command},
       {"bench", "time training steps on random data", make_bench_command},
       {"audit", "measure which parameters of a model are scale-invariant", make_audit_command},
       {"models", "the model zoo: parameters and conv GFLOPs of each model", make_models_command},

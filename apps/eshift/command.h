@@ -37,5 +37,6 @@ std::unique_ptr<Command> make_launch_command();
 std::unique_ptr<Command> make_models_command();
 std::unique_ptr<Command> make_import_command();
 std::unique_ptr<Command> make_detect_eval_command();
+std::unique_ptr<Command> make_make_coco_shapes_command();
 
 }  // namespace eshift::cli

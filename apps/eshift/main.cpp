@@ -3,6 +3,7 @@
 //   eshift eval   --checkpoint F   evaluate a checkpoint on the test split
 //   eshift import --from F --model M --out C   a PyTorch state dict into an eshift checkpoint
 //   eshift detect-eval --annotations A --results R   COCO AP/AR of a detector's results file
+//   eshift make-coco-shapes --out DIR   a generated COCO folder (shapes, masks) to train a detector on
 //   eshift bench  [flags]      time training steps on random data
 //   eshift demo   [flags]      plain L2 vs ε-shifted L2 on Fashion-MNIST, side by side
 //   eshift audit  [flags]      which parameters of a model are scale-invariant, measured

@@ -97,5 +97,39 @@ TEST(CliCoco, TheDetectionLoaderBatchesAGeneratedCocoFolderWithMasks) {
   EXPECT_NE(missing.out.find("1 unreadable"), std::string::npos) << missing.out;
 }
 
+TEST(CliCoco, MakeCocoShapesWritesATrainableFolderReusesItAndRefusesBadFlags) {
+  TempDir dir;
+  const std::string out = dir / "shapes";
+  const std::string make = "make-coco-shapes --out " + out + " --train 6 --val 2 --seed 3";
+  const Result r = run(make);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("make-coco-shapes: 8 images (6 train, 2 val), ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find(" crowd regions, 4 categories in " + out + " (written in "), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  const std::string annotations = slurp(out + "/annotations/instances_train2017.json");
+  // the same arguments again: the folder is reused as it is
+  const Result again = run(make);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("(reused: made earlier with the same arguments)"), std::string::npos) << again.out;
+  EXPECT_EQ(slurp(out + "/annotations/instances_train2017.json"), annotations);
+  // the loader batches it (masks, crowd regions)
+  const Result bench = run("bench --coco " + out + " --batch-size 2 --min-size 64 --max-size 128 --workers 2");
+  ASSERT_EQ(bench.code, 0) << bench.err;
+  EXPECT_NE(bench.out.find("COCO train: 6 images (0 skipped: nothing to learn from), 4 categories"), std::string::npos)
+      << bench.out;
+
+  expect_one_line_error(run("make-coco-shapes --out " + out + " --train 6 --val 2 --seed 4"),
+                        "--out " + out + " holds make-coco-shapes output made with --seed 3, not 4");
+  std::filesystem::create_directories(dir / "other");
+  std::ofstream(dir / "other/notes.txt") << "mine";
+  expect_one_line_error(run("make-coco-shapes --out " + (dir / "other")),
+                        "exists, is not empty and holds no make-coco-shapes output");
+  expect_one_line_error(run("make-coco-shapes --out " + (dir / "new") + " --categories 9"),
+                        "--categories 9: must be 1..5 (the shapes, in order: rectangle, ellipse, triangle, diamond, star)");
+  expect_one_line_error(run("make-coco-shapes --out " + (dir / "new") + " --min-side 100 --max-side 80"),
+                        "--min-side 100 is larger than --max-side 80");
+  EXPECT_FALSE(std::filesystem::exists(dir / "new"));
+}
+
 }  // namespace
 }  // namespace eshift::test
