@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "eshift/models/densenet.h"
+#include "eshift/models/detection/mask_rcnn.h"
 #include "eshift/models/mobilenet.h"
 #include "eshift/models/model.h"
 #include "eshift/models/resnet.h"
@@ -14,7 +15,7 @@ const std::vector<ModelEntry>& model_registry() {
   // the exact names first: resnet50 is the ImageNet layout, not a CIFAR depth
   static const std::vector<ModelEntry> entries = {imagenet_resnet_entry(), resnext_entry(),       densenet_entry(),
                                                   mobilenet_v1_entry(),    shufflenet_v1_entry(), shufflenet_v2_entry(),
-                                                  cifar_resnet_entry()};
+                                                  cifar_resnet_entry(),   mask_rcnn_entry()};
   return entries;
 }
 

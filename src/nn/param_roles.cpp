@@ -32,6 +32,12 @@ std::vector<ParamInfo> roles_of(torch::nn::Module& m) {
     add("weight", conv->weight,
         is_depthwise(o.in_channels(), o.groups()) ? ParamRole::DepthwiseWeight : ParamRole::ConvWeight);
     add("bias", conv->bias, ParamRole::Bias);
+  } else if (auto* deconv = m.as<torch::nn::ConvTranspose2d>()) {
+    // [in, out/groups, kh, kw]: dim 0 is not an output filter, so no per-filter statistics
+    add("weight", deconv->weight, ParamRole::ConvWeight);
+    add("bias", deconv->bias, ParamRole::Bias);
+    for (auto& p : out) p.per_filter = false;
+    return out;
   } else if (auto* linear = m.as<torch::nn::Linear>()) {
     add("weight", linear->weight, ParamRole::ClassifierWeight);
     add("bias", linear->bias, ParamRole::Bias);

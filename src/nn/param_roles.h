@@ -39,7 +39,7 @@ class RoledModule {
 };
 
 // Walks every submodule and returns every parameter of `model` with its role, in the order of
-// model.parameters(). Knows eshift's layers (RoledModule) and LibTorch's Conv2d, Linear,
+// model.parameters(). Knows eshift's layers (RoledModule) and LibTorch's Conv2d, ConvTranspose2d, Linear,
 // BatchNorm2d and GroupNorm; throws on a parameter of any other layer (no silent guess).
 std::vector<ParamInfo> describe_parameters(torch::nn::Module& model);
 
