@@ -87,6 +87,28 @@ void ModelFlags::add(CLI::App& app, ModelSpec& spec) {
       ->capture_default_str();
   app.add_flag("--ws-delta-inside-sqrt", spec.ws.delta_inside_sqrt,
                "WS: (w-μ)/sqrt(biased var + δ) instead of (w-μ)/(σ+δ)");
+  // Mask R-CNN: torchvision's MaskRCNN keyword arguments, same names and defaults
+  auto& d = spec.detector;
+  auto* g = app.add_option_group("Detector (maskrcnn_*: torchvision's MaskRCNN arguments)");
+  g->add_option("--rpn-pre-nms-top-n-train", d.rpn_pre_nms_top_n_train, "RPN: proposals a level before NMS, training")->capture_default_str();
+  g->add_option("--rpn-pre-nms-top-n-test", d.rpn_pre_nms_top_n_test, "RPN: proposals a level before NMS, evaluation")->capture_default_str();
+  g->add_option("--rpn-post-nms-top-n-train", d.rpn_post_nms_top_n_train, "RPN: proposals an image after NMS, training")->capture_default_str();
+  g->add_option("--rpn-post-nms-top-n-test", d.rpn_post_nms_top_n_test, "RPN: proposals an image after NMS, evaluation")->capture_default_str();
+  g->add_option("--rpn-nms-thresh", d.rpn_nms_thresh, "RPN: NMS IoU threshold")->capture_default_str();
+  g->add_option("--rpn-fg-iou-thresh", d.rpn_fg_iou_thresh, "RPN: anchors at least this IoU with an object are positive")->capture_default_str();
+  g->add_option("--rpn-bg-iou-thresh", d.rpn_bg_iou_thresh, "RPN: anchors below this IoU with every object are background")->capture_default_str();
+  g->add_option("--rpn-batch-size-per-image", d.rpn_batch_size_per_image, "RPN: anchors sampled an image for its losses")->capture_default_str();
+  g->add_option("--rpn-positive-fraction", d.rpn_positive_fraction, "RPN: largest positive share of the sampled anchors")->capture_default_str();
+  g->add_option("--rpn-score-thresh", d.rpn_score_thresh, "RPN: proposals scoring below this are dropped")->capture_default_str();
+  g->add_option("--box-score-thresh", d.box_score_thresh, "detections scoring at most this are dropped")->capture_default_str();
+  g->add_option("--box-nms-thresh", d.box_nms_thresh, "detections: NMS IoU threshold, per class")->capture_default_str();
+  g->add_option("--box-detections-per-img", d.box_detections_per_img, "detections kept an image")->capture_default_str();
+  g->add_option("--box-fg-iou-thresh", d.box_fg_iou_thresh, "box head: proposals at least this IoU with an object are positive")->capture_default_str();
+  g->add_option("--box-bg-iou-thresh", d.box_bg_iou_thresh, "box head: proposals below this IoU are background")->capture_default_str();
+  g->add_option("--box-batch-size-per-image", d.box_batch_size_per_image, "box head: proposals sampled an image for its losses")->capture_default_str();
+  g->add_option("--box-positive-fraction", d.box_positive_fraction, "box head: largest positive share of the sampled proposals")->capture_default_str();
+  g->add_option("--fpn-channels", d.fpn_channels, "width of the feature pyramid, the RPN head and the mask head")->capture_default_str();
+  g->add_option("--representation-size", d.representation_size, "width of the box head's two layers")->capture_default_str();
 }
 
 void ModelFlags::apply(ModelSpec& spec) const { spec.wnorm = parse_family(wnorm); }
