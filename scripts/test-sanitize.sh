@@ -18,6 +18,8 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # (2026-12-01): kill -9 at ten points then resume 233 (the resume path: Cli.ResumedRunEndsWithTheSameWeights,
 # the full-disk and torchrun-restart tests), a launched run's accuracy 115 (DataParallelCli's two-process
 # tests), six optimizers through the CLI 95 (the optimizer unit tests), the σ-collapse warning's two
-# runs 85 (CliDemo and the CollapseWatch unit tests); about 4.4 minutes of this stage's 14.
-skip='^(CliRobustness\.KillNineAnywhere|DataParallelCli\.LaunchedRunTrainsToTheAccuracy|CliOptimizers\.EachOptimizerTrains|Cli\.PlainL2DrivingSigmaBelowEps)'
+# runs 85 (CliDemo and the CollapseWatch unit tests); about 4.4 minutes of this stage's 14. Also
+# Mask R-CNN's three training runs through the CLI (the MaskRcnn unit tests train and evaluate the
+# same model under the sanitizers).
+skip='^(CliRobustness\.KillNineAnywhere|DataParallelCli\.LaunchedRunTrainsToTheAccuracy|CliOptimizers\.EachOptimizerTrains|Cli\.PlainL2DrivingSigmaBelowEps|CliCoco\.MaskRcnnTrains)'
 cd "$build" && OMP_NUM_THREADS=1 ctest --output-on-failure -j "$jobs" -E "$skip"

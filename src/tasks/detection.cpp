@@ -37,6 +37,14 @@ class CocoApEvaluator : public TaskEvaluator {
     }
     return m;
   }
+  std::vector<std::string> write_results(const std::string& prefix) const override {
+    std::vector<std::string> paths;
+    for (auto type : types_) {
+      paths.push_back(prefix + "." + to_string(type) + ".json");
+      coco_.write_results(type, paths.back());
+    }
+    return paths;
+  }
 
  private:
   CocoEvaluator coco_;

@@ -4,6 +4,7 @@
 // order on one fresh evaluator) before finalizing, so the metrics need not be sums (COCO AP is not).
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "eshift/core/metrics.h"
 #include "eshift/data/batch.h"
@@ -23,6 +24,9 @@ class TaskEvaluator {
   virtual void merge(const std::string& bytes) = 0;
   // The metrics over everything added and merged, in the task's order.
   virtual Metrics finalize() const = 0;
+  // The results as files beside `prefix` (COCO results files: <prefix>.bbox.json,
+  // <prefix>.segm.json); the paths written. A task without a results format writes none.
+  virtual std::vector<std::string> write_results(const std::string& prefix) const { return {}; }
 };
 
 // Means of the task's measure() sums over the examples (classification's loss and accuracy).

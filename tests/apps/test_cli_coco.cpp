@@ -133,3 +133,57 @@ TEST(CliCoco, MakeCocoShapesWritesATrainableFolderReusesItAndRefusesBadFlags) {
 
 }  // namespace
 }  // namespace eshift::test
+
+namespace eshift::test {
+namespace {
+// Mask R-CNN through the CLI on a generated folder: two epochs of a small WS-ResNet-18-FPN with the
+// ε-shifted L2 (box head sampling cut to keep it quick), its losses falling, the 12 COCO numbers
+// in metrics.jsonl, and a run resumed after its first epoch ending with the same weights.
+TEST(CliCoco, MaskRcnnTrainsOnAGeneratedFolderReportsCocoApAndResumesExactly) {
+  TempDir dir;
+  const auto data = dir / "shapes";
+  ASSERT_EQ(run("make-coco-shapes --out " + data + " --train 8 --val 4 --min-side 64 --max-side 80 --seed 2").code, 0);
+  const std::string train = "train --task detect --data coco --data-dir " + data +
+                            " --model maskrcnn_resnet18_fpn --norm gn --el2 --min-size 64 --max-size 96 "
+                            "--batch-size 2 --eval-batch-size 2 --lr 0.01 --box-batch-size-per-image 32 --fpn-channels 64 "
+                            "--rpn-pre-nms-top-n-train 200 --rpn-post-nms-top-n-train 200 --seed 4";
+  const auto straight = dir / "straight";
+  const auto r = run(train + " --epochs 2 --out " + straight);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto epochs = metrics(straight);
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_LT(epochs[1].at("train_loss").get<double>(), epochs[0].at("train_loss").get<double>());
+  for (const std::string type : {"bbox", "segm"})
+    for (const std::string n : {"AP", "AP50", "AP75", "APs", "APm", "APl"}) {
+      const auto key = "test_" + type + "_" + n;
+      ASSERT_TRUE(epochs[1].contains(key)) << key << " missing: " << epochs[1].dump();
+      const double v = epochs[1].at(key).get<double>();
+      EXPECT_TRUE(v == -1.0 || (v >= 0.0 && v <= 1.0)) << key << " = " << v;
+    }
+  for (const std::string loss : {"loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg"})
+    EXPECT_TRUE(epochs[1].contains("train_" + loss)) << loss;
+
+  // eval of the checkpoint: the same AP as the run's last evaluation, and results files that
+  // detect-eval scores the same
+  const auto results = dir / "results";
+  const auto e = run("eval --checkpoint " + straight + "/checkpoint.pt --data-dir " + data + " --results " + results);
+  ASSERT_EQ(e.code, 0) << e.err;
+  char line[64];
+  std::snprintf(line, sizeof line, "bbox_AP50  %7.4f", epochs[1].at("test_bbox_AP50").get<double>());
+  EXPECT_NE(e.out.find(line), std::string::npos) << line << " not in:\n" << e.out;
+  const auto scored = run("detect-eval --annotations " + data + "/annotations/instances_val2017.json --results " +
+                          results + ".segm.json --iou-type segm --out " + (dir / "segm.json"));
+  ASSERT_EQ(scored.code, 0) << scored.err;
+  const auto segm = json::parse(slurp(dir / "segm.json")).at("segm");
+  EXPECT_NEAR(segm[1].get<double>(), epochs[1].at("test_segm_AP50").get<double>(), 1e-12);
+
+  const auto resumed = dir / "resumed";
+  ASSERT_EQ(run(train + " --epochs 1 --out " + resumed).code, 0);
+  const auto again = run(train + " --epochs 2 --resume --resume-override epochs --out " + resumed);
+  ASSERT_EQ(again.code, 0) << again.err;
+  const auto a = checkpoint_weights(straight + "/checkpoint.pt"), b = checkpoint_weights(resumed + "/checkpoint.pt");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+}
+}  // namespace
+}  // namespace eshift::test
