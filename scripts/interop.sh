@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make interop: eshift's import of PyTorch weights against PyTorch (bench/interop.py), and eshift's
 # TensorBoard event files read by TensorBoard itself (bench/check_tensorboard.py), and eshift's COCO
-# evaluation (detect-eval) against pycocotools (bench/coco_interop.py), in a virtual environment with
+# evaluation (detect-eval) against pycocotools (bench/coco_interop.py), and eshift's Mask R-CNN against
+# torchvision's maskrcnn_resnet50_fpn (bench/maskrcnn_interop.py), in a virtual environment with
 # pip's torch + torchvision (CPU wheels from download.pytorch.org when that index is reachable, else
 # PyPI's), tensorboard, pycocotools and faster-coco-eval. Safe to rerun: an environment that has them
 # is reused.
@@ -36,4 +37,5 @@ status=0
 "$venv/bin/python" bench/interop.py --eshift "$binary" --out "$out" "$@" || status=1
 "$venv/bin/python" bench/check_tensorboard.py --eshift "$binary" --out "$out" --self-check || status=1
 "$venv/bin/python" bench/coco_interop.py --eshift "$binary" --dir "$out/coco" || status=1
+"$venv/bin/python" bench/maskrcnn_interop.py --eshift "$binary" --out "$out/maskrcnn" || status=1
 exit $status

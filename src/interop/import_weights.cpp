@@ -1,6 +1,7 @@
 #include "eshift/interop/import_weights.h"
 
 #include <map>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <vector>
@@ -22,6 +23,13 @@ bool resnet_family(const std::string& model) {
 class NameMap {
  public:
   explicit NameMap(const Model& model) {
+    if (model.spec().name.rfind("maskrcnn_", 0) == 0) {
+      for (const auto& child : model.named_children())
+        if (child.key() == "backbone")
+          if (const auto* backbone = dynamic_cast<const Model*>(child.value().get()))
+            backbone_ = std::make_shared<NameMap>(*backbone);
+      return;
+    }
     if (!resnet_family(model.spec().name)) return;
     for (const auto& child : model.named_children()) {
       if (child.key() != "stages") continue;
@@ -38,6 +46,7 @@ class NameMap {
   }
 
   std::string operator()(const std::string& name) const {
+    if (backbone_) return detector_name(name);
     if (blocks_.empty()) return name;
     if (name.rfind("norm1.", 0) == 0) return "bn1." + name.substr(6);  // the stem
     if (name.rfind("stages.", 0) != 0) return name;
@@ -66,7 +75,34 @@ class NameMap {
     return false;
   }
 
+  // Mask R-CNN (models/detection/mask_rcnn.h) → torchvision's maskrcnn_resnet50_fpn (torchvision
+  // ≥ 0.13: its FPN, RPN and mask-head convs are Conv2dNormActivation, hence the ".0").
+  std::string detector_name(const std::string& name) const {
+    static const std::pair<const char*, const char*> prefixes[] = {
+        {"rpn.head.conv.", "rpn.head.conv.0.0."},
+        {"roi_heads.fc6.", "roi_heads.box_head.fc6."},
+        {"roi_heads.fc7.", "roi_heads.box_head.fc7."},
+        {"roi_heads.cls_score.", "roi_heads.box_predictor.cls_score."},
+        {"roi_heads.bbox_pred.", "roi_heads.box_predictor.bbox_pred."},
+        {"roi_heads.conv5_mask.", "roi_heads.mask_predictor.conv5_mask."},
+        {"roi_heads.mask_fcn_logits.", "roi_heads.mask_predictor.mask_fcn_logits."}};
+    if (name.rfind("backbone.", 0) == 0) return "backbone.body." + (*backbone_)(name.substr(9));
+    for (const auto& [from, to] : prefixes)
+      if (name.rfind(from, 0) == 0) return to + name.substr(std::string(from).size());
+    // fpn.{inner,layer}_blocks.<i>.conv.P → backbone.fpn.{…}.<i>.0.P; roi_heads.mask_head.<i>.conv.P → ….<i>.0.P
+    for (const char* list : {"fpn.inner_blocks.", "fpn.layer_blocks.", "roi_heads.mask_head."}) {
+      const std::string prefix = list;
+      if (name.rfind(prefix, 0) != 0) continue;
+      const size_t dot = name.find('.', prefix.size());
+      if (dot == std::string::npos || name.compare(dot, 6, ".conv.") != 0) return name;
+      const std::string mapped = name.substr(0, dot) + ".0." + name.substr(dot + 6);
+      return prefix.rfind("fpn.", 0) == 0 ? "backbone." + mapped : mapped;
+    }
+    return name;
+  }
+
   std::map<std::string, std::string> blocks_;  // "7" → "layer2.3"
+  std::shared_ptr<NameMap> backbone_;           // a detector's backbone's names
 };
 
 std::string shape_text(const torch::Tensor& t) {

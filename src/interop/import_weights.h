@@ -9,7 +9,10 @@
 // where <i> is the running block index over all stages and (s, b) its stage (from 1) and block in
 // the stage; a stage starts at every block with a strided conv (read from the built model, so any
 // depth works). The CIFAR ResNets have three stages, named the same way. Every other model is
-// mapped by identity (its eshift names are torchvision's).
+// mapped by identity (its eshift names are torchvision's), except Mask R-CNN: its backbone's
+// names as above under backbone.body., its pyramid under backbone.fpn., and its heads under
+// torchvision's rpn.head, roi_heads.box_head, box_predictor, mask_head and mask_predictor
+// (torchvision ≥ 0.13's names; only --wnorm none has torchvision's plain head convs).
 //
 // Weight families: none and WS take the weights as they are (WS standardizes them in its forward:
 // the authors' WS checkpoints store raw conv weights). WN takes the weight as its direction and

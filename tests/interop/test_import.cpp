@@ -262,3 +262,28 @@ TEST(ImportCli, ImportWritesACheckpointEvalLoadsAndTrainStartsFromIt) {
                               "shape: conv1.weight [16,3,3,3] vs eshift [16,1,3,3]");
   EXPECT_FALSE(std::filesystem::exists(dir / "run2"));
 }
+
+TEST(ImportWeights, MapsMaskRcnnNamesToTorchvisions) {
+  ModelSpec spec;
+  spec.name = "maskrcnn_resnet50_fpn";
+  spec.wnorm = WeightFamily::None;
+  spec.num_classes = 5;
+  auto model = build_model(spec);
+  EXPECT_EQ(torchvision_name(*model, "backbone.norm1.weight"), "backbone.body.bn1.weight");
+  EXPECT_EQ(torchvision_name(*model, "backbone.stages.15.conv3.weight"), "backbone.body.layer4.2.conv3.weight");
+  EXPECT_EQ(torchvision_name(*model, "fpn.inner_blocks.2.conv.bias"), "backbone.fpn.inner_blocks.2.0.bias");
+  EXPECT_EQ(torchvision_name(*model, "fpn.layer_blocks.0.conv.weight"), "backbone.fpn.layer_blocks.0.0.weight");
+  EXPECT_EQ(torchvision_name(*model, "rpn.head.conv.weight"), "rpn.head.conv.0.0.weight");
+  EXPECT_EQ(torchvision_name(*model, "rpn.head.cls_logits.bias"), "rpn.head.cls_logits.bias");
+  EXPECT_EQ(torchvision_name(*model, "roi_heads.fc6.weight"), "roi_heads.box_head.fc6.weight");
+  EXPECT_EQ(torchvision_name(*model, "roi_heads.bbox_pred.bias"), "roi_heads.box_predictor.bbox_pred.bias");
+  EXPECT_EQ(torchvision_name(*model, "roi_heads.mask_head.3.conv.weight"), "roi_heads.mask_head.3.0.weight");
+  EXPECT_EQ(torchvision_name(*model, "roi_heads.mask_fcn_logits.weight"),
+            "roi_heads.mask_predictor.mask_fcn_logits.weight");
+  // torchvision 0.29's maskrcnn_resnet50_fpn(weights=None) state dict has 360 entries (BatchNorm's
+  // num_batches_tracked included): one for each eshift tensor
+  std::set<std::string> names;
+  for (const auto& p : model->named_parameters()) names.insert(torchvision_name(*model, p.key()));
+  for (const auto& b : model->named_buffers()) names.insert(torchvision_name(*model, b.key()));
+  EXPECT_EQ(names.size(), 360u);
+}
