@@ -109,6 +109,11 @@ void ModelFlags::add(CLI::App& app, ModelSpec& spec) {
   g->add_option("--box-positive-fraction", d.box_positive_fraction, "box head: largest positive share of the sampled proposals")->capture_default_str();
   g->add_option("--fpn-channels", d.fpn_channels, "width of the feature pyramid, the RPN head and the mask head")->capture_default_str();
   g->add_option("--representation-size", d.representation_size, "width of the box head's two layers")->capture_default_str();
+  g->add_option("--trainable-backbone-layers", d.trainable_backbone_layers,
+                "backbone stages that train, from the last (5: all; torchvision's for a pretrained backbone: 3)")
+      ->capture_default_str();
+  g->add_flag("--frozen-backbone-bn", d.frozen_backbone_bn,
+              "the backbone's BatchNorm keeps its initial statistics and affine parameters (torchvision's FrozenBatchNorm2d)");
 }
 
 void ModelFlags::apply(ModelSpec& spec) const { spec.wnorm = parse_family(wnorm); }

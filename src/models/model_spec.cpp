@@ -20,6 +20,8 @@ void ModelSpec::validate() const {
   if (width < 1) throw std::invalid_argument("--width must be >= 1");
   if (!(ws.delta >= 0)) throw std::invalid_argument("--ws-delta must be >= 0");
   detector.validate();
+  if (detector.frozen_backbone_bn && norm != "bn")
+    throw std::invalid_argument("--frozen-backbone-bn freezes BatchNorm, and --norm is " + norm);
 }
 
 namespace {
@@ -45,6 +47,8 @@ void each_detector_setting(DetectorSettings& d, F&& f) {
   f("box_positive_fraction", d.box_positive_fraction);
   f("fpn_channels", d.fpn_channels);
   f("representation_size", d.representation_size);
+  f("trainable_backbone_layers", d.trainable_backbone_layers);
+  f("frozen_backbone_bn", d.frozen_backbone_bn);
 }
 
 bool is_detector_name(const std::string& name) { return name.rfind("maskrcnn_", 0) == 0; }
@@ -68,6 +72,8 @@ void DetectorSettings::validate() const {
                              {"box_fg_iou_thresh", box_fg_iou_thresh}, {"box_bg_iou_thresh", box_bg_iou_thresh},
                              {"box_positive_fraction", box_positive_fraction}})
     if (value > 1) throw std::invalid_argument(flag_of(name) + " must be in [0, 1], got " + std::to_string(value));
+  if (trainable_backbone_layers > 5)
+    throw std::invalid_argument("--trainable-backbone-layers must be 0..5, got " + std::to_string(trainable_backbone_layers));
   if (rpn_bg_iou_thresh > rpn_fg_iou_thresh)
     throw std::invalid_argument("--rpn-bg-iou-thresh must not exceed --rpn-fg-iou-thresh");
   if (box_bg_iou_thresh > box_fg_iou_thresh)

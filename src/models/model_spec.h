@@ -27,6 +27,12 @@ struct DetectorSettings {
   // head and the mask head's convs; the box head's two layers (TwoMLPHead's representation_size).
   // Smaller values make a reduced detector for small images and CPUs.
   int64_t fpn_channels = 256, representation_size = 1024;
+  // Fine-tuning a backbone (torchvision's trainable_backbone_layers and FrozenBatchNorm2d): the last
+  // k of the backbone's stage 4, 3, 2, 1 and stem conv train (5: all, the stem's norm too; 0: none),
+  // the others are frozen; and frozen BN keeps every backbone BatchNorm's statistics and affine
+  // parameters as initialized (torchvision's choice for a pretrained backbone: 3 layers, frozen BN).
+  int64_t trainable_backbone_layers = 5;
+  bool frozen_backbone_bn = false;
 
   // Throws std::invalid_argument naming the flag of an impossible value.
   void validate() const;

@@ -166,6 +166,12 @@ std::vector<torch::Tensor> ResNetImpl::features(torch::Tensor x) {
   return out;
 }
 
+int64_t ResNetImpl::stage_of_block(size_t block) const {
+  for (size_t s = 0; s < stage_ends_.size(); ++s)
+    if (block < stage_ends_[s]) return int64_t(s) + 1;
+  TORCH_CHECK(false, "block ", block, " is past the last stage");
+}
+
 namespace {
 std::shared_ptr<Model> build_resnet(const ModelSpec& spec) { return ResNet(spec).ptr(); }
 }  // namespace

@@ -32,6 +32,8 @@ class ResNetImpl : public Model {
   // 1, 2, 4); forward() is the classifier on the last.
   std::vector<torch::Tensor> features(torch::Tensor x) override;
   std::vector<int64_t> feature_channels() const override { return stage_channels_; }
+  // The stage (1, 2, …) of block `block` of the stages (module stages.<block>).
+  int64_t stage_of_block(size_t block) const;
 
  private:
   torch::nn::AnyModule stem_conv_, stem_norm_;

@@ -186,3 +186,40 @@ TEST(MaskRcnn, ImagesWithoutObjectsAreBackgroundAndNothingDetectedIsNoError) {
   ASSERT_EQ(detections.size(), 2u);
   EXPECT_EQ(detections[1].masks.sizes(), (std::vector<int64_t>{0, 28, 32}));
 }
+
+TEST(MaskRcnn, TrainableBackboneLayersAndFrozenBatchNormFollowTorchvision) {
+  auto spec = mask_rcnn_spec(WeightFamily::None);
+  spec.norm = "bn";
+  spec.detector.trainable_backbone_layers = 3;  // stages 2–4 train (torchvision: layer4, layer3, layer2)
+  spec.detector.frozen_backbone_bn = true;
+  auto model = std::make_shared<MaskRcnnImpl>(spec);
+  int frozen = 0, trained = 0;
+  for (const auto& p : model->named_parameters()) {
+    const auto& name = p.key();
+    const bool trains = p.value().requires_grad();
+    trains ? ++trained : ++frozen;
+    if (name.rfind("backbone.", 0) != 0) {
+      EXPECT_TRUE(trains) << name;  // the pyramid and heads always train
+    } else if (name.find("norm") != std::string::npos) {
+      EXPECT_FALSE(trains) << name;  // frozen BN
+    } else if (name.rfind("backbone.stages.", 0) == 0) {
+      const size_t block = std::stoul(name.substr(16, name.find('.', 16) - 16));
+      // resnet18: two blocks a stage; blocks 0–1 are stage 1
+      EXPECT_EQ(trains, block >= 2) << name;
+    } else {
+      EXPECT_FALSE(trains) << name;  // the stem conv
+    }
+  }
+  EXPECT_GT(frozen, 0);
+  EXPECT_GT(trained, 0);
+  model->train();
+  for (const auto& m : model->named_modules("", /*include_self=*/false)) {
+    if (m.value()->as<torch::nn::BatchNorm2d>()) EXPECT_FALSE(m.value()->is_training()) << m.key();
+  }
+  EXPECT_TRUE(model->is_training());
+  spec.norm = "gn";
+  EXPECT_THROW(spec.validate(), std::invalid_argument);  // frozen BN needs --norm bn
+  spec.norm = "bn";
+  spec.detector.trainable_backbone_layers = 6;
+  EXPECT_THROW(spec.validate(), std::invalid_argument);
+}

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "eshift/models/detection/mask_ops.h"
+#include "eshift/models/resnet.h"
 
 namespace eshift {
 
@@ -62,9 +63,37 @@ MaskRcnnImpl::MaskRcnnImpl(const ModelSpec& spec, RpnOptions rpn, RoiHeadsOption
   backbone_ = build_model(backbone);
   backbone_->unregister_module("fc");
   register_module("backbone", backbone_);
+  freeze_backbone(spec.detector.trainable_backbone_layers, spec.detector.frozen_backbone_bn);
   fpn_ = register_module("fpn", FeaturePyramid(spec, backbone_->feature_channels(), fpn_channels));
   rpn_ = register_module("rpn", RegionProposalNetwork(fpn_->channels(), AnchorGenerator::fpn_default(), rpn));
   roi_heads_ = register_module("roi_heads", RoiHeads(spec, fpn_->channels(), spec.num_classes, heads));
+}
+
+void MaskRcnnImpl::freeze_backbone(int64_t trainable_layers, bool frozen_bn) {
+  // torchvision's: of (stage 4, stage 3, stage 2, stage 1, stem conv) the first `trainable_layers`
+  // train; with all five the stem's norm trains too
+  const auto* resnet = dynamic_cast<const ResNetImpl*>(backbone_.get());
+  TORCH_CHECK(resnet, "Mask R-CNN's backbone is a ResNet");
+  auto trains = [&](const std::string& name) {
+    if (trainable_layers >= 5) return true;        // everything, the stem included
+    if (name.rfind("stages.", 0) != 0) return false;  // the stem's conv and norm
+    const size_t block = std::stoul(name.substr(7, name.find('.', 7) - 7));
+    return resnet->stage_of_block(block) > 4 - trainable_layers;
+  };
+  for (auto& p : backbone_->named_parameters())
+    if (!trains(p.key())) p.value().set_requires_grad(false);
+  frozen_bn_ = frozen_bn;
+  if (frozen_bn_)
+    for (const auto& m : backbone_->modules(/*include_self=*/false))
+      if (auto* bn = m->as<torch::nn::BatchNorm2d>())
+        for (auto& p : bn->parameters()) p.set_requires_grad(false);
+}
+
+void MaskRcnnImpl::train(bool on) {
+  Model::train(on);
+  if (frozen_bn_)
+    for (const auto& m : backbone_->modules(/*include_self=*/false))
+      if (m->as<torch::nn::BatchNorm2d>()) m->eval();
 }
 
 torch::Tensor MaskRcnnImpl::forward(torch::Tensor) {

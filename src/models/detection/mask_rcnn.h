@@ -32,12 +32,19 @@ class MaskRcnnImpl : public Model {
   bool is_detector() const override { return true; }
   torch::Tensor forward(torch::Tensor x) override;  // refuses: a detector reads batches
   ModelOutput forward_batch(const Batch& batch) override;
+  // Training mode everywhere but in frozen BatchNorm (--frozen-backbone-bn), which stays in eval.
+  void train(bool on = true) override;
+  Model& backbone() { return *backbone_; }
 
   // The backbone's zoo name: maskrcnn_resnet50_fpn → resnet50 (empty when `name` is not such a name).
   static std::string backbone_name(const std::string& name);
 
  private:
+  // --trainable-backbone-layers and --frozen-backbone-bn: requires_grad off where frozen.
+  void freeze_backbone(int64_t trainable_layers, bool frozen_bn);
+
   std::shared_ptr<Model> backbone_;
+  bool frozen_bn_ = false;
   FeaturePyramid fpn_{nullptr};
   RegionProposalNetwork rpn_{nullptr};
   RoiHeads roi_heads_{nullptr};
