@@ -21,6 +21,9 @@ class TrainCommand : public Command {
     app.add_option("--out", config_.out_dir, "run directory: metrics.jsonl, config.json, checkpoint.pt");
     app.add_option("--init-from", config_.init_from,
                    "start from the weights of a PyTorch state dict (torch.save, torchvision's names; see eshift import)");
+    app.add_option("--init-backbone", config_.init_backbone,
+                   "a detector: its backbone from an ImageNet classifier of the same ResNet, an eshift checkpoint or a "
+                   "PyTorch state dict in torchvision's names (its fc is left out)");
     app.add_flag("--resume", config_.resume,
                  "continue the run in --out from its checkpoint; settings that change the run's meaning must "
                  "match it (see --resume-override)");

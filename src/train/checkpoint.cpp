@@ -8,11 +8,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
 
 #include "eshift/core/atomic_file.h"
 #include "eshift/core/checksum.h"
 #include "eshift/core/little_endian.h"
 #include "eshift/core/text.h"
+#include "eshift/interop/import_weights.h"
+#include "eshift/interop/torch_state_dict.h"
+#include "eshift/models/registry.h"
 #include "eshift/train/execution_policy.h"
 
 namespace eshift {
@@ -181,6 +186,40 @@ CheckpointInfo load_checkpoint_bytes(const std::string& bytes, const std::string
     throw CheckpointError(path + ": does not fit this model/optimizer (" + first_line(e.what()) + ")");
   }
   return info;
+}
+
+void load_backbone_weights(Model& backbone, const std::string& path) {
+  std::optional<CheckpointInfo> info;
+  try {
+    info = read_checkpoint_info(path);
+  } catch (const std::exception&) {  // not an eshift checkpoint: a PyTorch file
+  }
+  if (!info) {
+    StateDict dict = read_torch_state_dict(path);
+    dict.erase(std::remove_if(dict.begin(), dict.end(), [](const auto& e) { return e.first.rfind("fc.", 0) == 0; }),
+               dict.end());
+    import_state_dict(backbone, dict, path);
+    return;
+  }
+  const auto& want = backbone.spec();
+  if (info->spec.name != want.name || info->spec.wnorm != want.wnorm || info->spec.norm != want.norm)
+    throw std::invalid_argument("--init-backbone " + path + " holds " + info->spec.name + " (wnorm " +
+                                family_name(info->spec.wnorm) + ", norm " + info->spec.norm + "), the backbone is " +
+                                want.name + " (wnorm " + family_name(want.wnorm) + ", norm " + want.norm + ")");
+  auto classifier = build_model(info->spec);
+  load_checkpoint(path, *classifier, nullptr, info->spec, torch::kCPU);
+  std::map<std::string, torch::Tensor> source;
+  for (const auto& p : classifier->named_parameters()) source[p.key()] = p.value();
+  for (const auto& b : classifier->named_buffers()) source[b.key()] = b.value();
+  torch::NoGradGuard no_grad;
+  auto copy = [&](const std::string& name, torch::Tensor& target) {
+    const auto it = source.find(name);
+    if (it == source.end() || !it->second.sizes().equals(target.sizes()))
+      throw std::invalid_argument("--init-backbone " + path + ": no " + name + " of the backbone's shape");
+    target.copy_(it->second);
+  };
+  for (auto& p : backbone.named_parameters()) copy(p.key(), p.value());
+  for (auto& b : backbone.named_buffers()) copy(b.key(), b.value());
 }
 
 }  // namespace eshift

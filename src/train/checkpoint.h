@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "eshift/core/errors.h"
+#include "eshift/models/model.h"
 #include "eshift/models/model_spec.h"
 
 namespace eshift {
@@ -60,5 +61,11 @@ CheckpointInfo read_checkpoint_info_bytes(const std::string& bytes, const std::s
 CheckpointInfo load_checkpoint_bytes(const std::string& bytes, const std::string& name, torch::nn::Module& model,
                                      torch::optim::Optimizer* optimizer, const ModelSpec& expected,
                                      const torch::Device& device, ExecutionPolicy* policy = nullptr);
+
+// A detector's backbone (mask_rcnn.h) from an ImageNet classifier of the same ResNet: an eshift
+// checkpoint (its model's weights: the same name, --wnorm and --norm) or a PyTorch state dict in
+// torchvision's names (interop/import_weights.h); the classifier's fc is left out either way.
+// Throws std::invalid_argument or CheckpointError naming the file.
+void load_backbone_weights(Model& backbone, const std::string& path);
 
 }  // namespace eshift

@@ -168,6 +168,7 @@ const std::vector<Setting>& settings() {
       {"hflip", true, "", [](C c) { return json(c.hflip); }},
       {"seed", true, "", [](C c) { return json(c.seed); }},
       {"init_from", true, "\"\"", [](C c) { return json(c.init_from); }},
+      {"init_backbone", true, "\"\"", [](C c) { return json(c.init_backbone); }},
       {"device", false, "", [](C c) { return json(c.device); }},
       {"amp", true, "", [](C c) { return json(c.amp); }},
       {"dtype", true, "\"float32\"", [](C c) { return json(c.dtype); }},

@@ -47,6 +47,7 @@ struct TrainConfig {
   bool hflip = true;                     // random horizontal flips
   uint64_t seed = 0;
   std::string init_from;                 // a PyTorch state dict the model starts from (interop/import_weights.h)
+  std::string init_backbone;             // a detector's backbone from an ImageNet classifier (eshift checkpoint or state dict)
   std::string device = "cpu";
   std::string amp = "off";               // mixed precision: off | fp16 | bf16 (train/mixed_precision.h)
   std::string dtype = "float32";         // parameters and computation: float32 | float64 (rounding-level checks)

@@ -8,6 +8,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <tuple>
@@ -21,7 +22,9 @@
 #include "eshift/data/registry.h"
 #include "eshift/distributed/communicator.h"
 #include "eshift/interop/import_weights.h"
+#include "eshift/interop/torch_state_dict.h"
 #include "eshift/models/audit.h"
+#include "eshift/models/detection/mask_rcnn.h"
 #include "eshift/models/registry.h"
 #include "eshift/observe/progress.h"
 #include "eshift/regularize/decay_policy.h"
@@ -220,6 +223,14 @@ void Trainer::set_up_model() {
   if (!config_.init_from.empty() && !config_.resume && config_.resume_from.empty()) {  // a resume takes its checkpoint's
     import_torch_file(*model_, config_.init_from);
     observer_->message("initial weights from " + config_.init_from);
+  }
+  if (!config_.init_backbone.empty() && !config_.resume && config_.resume_from.empty()) {
+    auto* detector = dynamic_cast<MaskRcnnImpl*>(model_.get());
+    if (!detector)
+      throw std::invalid_argument("--init-backbone initializes a detector's backbone, and --model " +
+                                  config_.model.name + " is not a detector");
+    load_backbone_weights(detector->backbone(), config_.init_backbone);
+    observer_->message("backbone weights from " + config_.init_backbone);
   }
   params_ = describe_parameters(*model_);
   optimizer_ = make_optimizer(config_.optimizer, config_.schedule.base_lr, params_, config_.decay, known_invariance());
