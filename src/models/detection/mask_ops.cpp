@@ -8,8 +8,10 @@ namespace eshift {
 
 torch::Tensor project_masks_on_boxes(const torch::Tensor& masks, const torch::Tensor& boxes,
                                      const torch::Tensor& matched, int64_t M) {
-  const auto rois = torch::cat({matched.to(boxes.scalar_type()).unsqueeze(1), boxes}, 1);
-  return roi_align(masks.unsqueeze(1).to(boxes.scalar_type()), rois, {M, M}, 1.0, -1, false).select(1, 0);
+  // adaptive sampling has a CPU kernel only (ops/roi_align.h): targets of GPU batches go through the CPU
+  const auto rois = torch::cat({matched.to(boxes.scalar_type()).unsqueeze(1), boxes}, 1).detach().to(torch::kCPU);
+  const auto input = masks.to(torch::kCPU).unsqueeze(1).to(boxes.scalar_type());
+  return roi_align(input, rois, {M, M}, 1.0, -1, false).select(1, 0).to(boxes.device());
 }
 
 torch::Tensor paste_masks_in_image(const torch::Tensor& probabilities, const torch::Tensor& boxes,

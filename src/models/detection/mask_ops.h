@@ -3,7 +3,8 @@
 //
 // project_masks_on_boxes: the target of the mask head. Each sampled positive box's object mask,
 // cropped to the box and resampled to M × M by RoIAlign (scale 1, adaptive sampling, aligned =
-// false) of the 0/1 mask: soft values in [0, 1] at the box's edges.
+// false) of the 0/1 mask: soft values in [0, 1] at the box's edges. Computed on the CPU (the
+// adaptive grid has only a CPU kernel), returned on the boxes' device.
 //
 // paste_masks_in_image: the mask head's M × M probabilities back into the image. The grid is padded
 // by one zero cell a side and the box scaled by (M + 2)/M about its centre, so the padding lands
