@@ -159,12 +159,22 @@ void TrainFlags::add(CLI::App& app, TrainConfig& c) {
   app.add_option("--test-subset", c.test_subset, "use the first N test images (0 = all)")->capture_default_str();
   app.add_option("--epochs", c.epochs)->capture_default_str();
   app.add_option("--batch-size", c.batch_size)->capture_default_str();
-  app.add_option("--eval-batch-size", c.eval_batch_size)->capture_default_str();
+  app.add_option("--eval-batch-size", c.eval_batch_size, "images per evaluation batch (0: the task's, 500 to classify, 2 to detect)")
+      ->capture_default_str();
   app.add_option("--lr", c.schedule.base_lr, "base learning rate")->capture_default_str();
-  app.add_option("--schedule", c.schedule.milestones, "epochs at which lr is multiplied by --gamma");
+  app.add_option("--iterations", c.schedule.iterations,
+                 "the run's length in steps instead of --epochs, as detection recipes count (the last epoch stops "
+                 "early; --schedule then counts iterations)")
+      ->capture_default_str();
+  app.add_option("--schedule", c.schedule.milestones, "epochs (iterations with --iterations) at which lr is multiplied by --gamma");
   app.add_option("--gamma", c.schedule.gamma)->capture_default_str();
   app.add_flag("--cos", c.schedule.cosine, "cosine learning-rate decay (epoch-wise)");
   app.add_option("--warmup", c.schedule.warmup_epochs, "linear warm-up epochs")->capture_default_str();
+  app.add_option("--warmup-iters", c.schedule.warmup_iters,
+                 "linear warm-up over the first N steps, from --warmup-factor × lr (per step; with --epochs or --iterations)")
+      ->capture_default_str();
+  app.add_option("--warmup-factor", c.schedule.warmup_factor, "the fraction of lr the --warmup-iters warm-up starts from")
+      ->capture_default_str();
   auto& o = c.optimizer;
   app.add_option("--optimizer", o.name,
                  "sgd, lars, sgdp, adam, adamw, lamb or adamp; each takes every decay flag (adamw, lamb, sgdp, adamp "
@@ -236,6 +246,8 @@ std::vector<std::string> TrainFlags::apply(TrainConfig& c) const {
   c.data_options.bad_images_fatal = bad_images == "fatal";
   auto given = [this](const std::string& flag) { return app_ && app_->get_option(flag)->count() > 0; };
   if (given("--mineps")) apply_mineps(mineps, c.decay);
+  if (given("--epochs") && given("--iterations"))
+    throw std::invalid_argument("--epochs and --iterations both set the run's length: give one");
   std::vector<std::string> lines;
   bool recipe_pads = false;
   if (!recipe.empty()) {
@@ -244,6 +256,9 @@ std::vector<std::string> TrainFlags::apply(TrainConfig& c) const {
     lines.insert(lines.begin(), "recipe " + r.name + ": " + r.description);
     for (const auto& s : r.settings) recipe_pads = recipe_pads || s.flag == "--crop-padding";
   }
+  if (given("--epochs") && c.schedule.iterations > 0)
+    throw std::invalid_argument("--recipe " + recipe + " counts the run in iterations: give --iterations N (its "
+                                "schedule scales with it), not --epochs");
   if (!given("--crop-padding") && !recipe_pads) c.crop_padding = find_dataset(c.data).crop_padding;
   if (!c.optimizer.sgd_family() && !given("--lr") && recipe.empty()) {
     c.schedule.base_lr = 1e-3;  // Adam's own default; SGD's 0.1 would blow an Adam run up

@@ -8,6 +8,11 @@
 
 namespace eshift {
 
+int64_t batches_per_epoch(int64_t n, const LoaderOptions& o) {
+  const auto m = static_cast<int64_t>(shard_positions(n, o.rank, o.world_size, o.pad).size());
+  return o.drop_last ? m / o.batch_size : (m + o.batch_size - 1) / o.batch_size;
+}
+
 BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, const Transform& transform, LoaderOptions options,
                          int epoch)
     : dataset_(std::move(dataset)), transform_(transform.clone()), options_(std::move(options)) {
@@ -23,8 +28,7 @@ BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, const Transform
   if (options_.shuffle) std::shuffle(order_.begin(), order_.end(), rng);
   transform_->draw_epoch(rng, n);
   positions_ = shard_positions(n, options_.rank, options_.world_size, options_.pad);
-  const int64_t m = static_cast<int64_t>(positions_.size());
-  num_batches_ = options_.drop_last ? m / options_.batch_size : (m + options_.batch_size - 1) / options_.batch_size;
+  num_batches_ = batches_per_epoch(n, options_);
   prefetch();
 }
 

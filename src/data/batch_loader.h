@@ -42,6 +42,9 @@ struct LoaderOptions {
   bool pin_memory = false;  // batches in page-locked memory (faster, asynchronous copies to a GPU)
 };
 
+// The batches an epoch of n examples gives with these options (every rank the same count).
+int64_t batches_per_epoch(int64_t n, const LoaderOptions& options);
+
 class BatchLoader : public Loader {
  public:
   // The transform is copied and draws this epoch's choices.

@@ -21,8 +21,7 @@ DetectionLoader::DetectionLoader(std::shared_ptr<const CocoDataset> dataset, con
   if (options_.shuffle) std::shuffle(order_.begin(), order_.end(), rng);
   transform_.draw_epoch(rng, n);
   positions_ = shard_positions(n, options_.rank, options_.world_size, options_.pad);
-  const int64_t m = int64_t(positions_.size());
-  num_batches_ = options_.drop_last ? m / options_.batch_size : (m + options_.batch_size - 1) / options_.batch_size;
+  num_batches_ = batches_per_epoch(n, options_);
   prefetch();
 }
 

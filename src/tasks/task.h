@@ -61,6 +61,8 @@ class Task {
   virtual void check(const Model& model) const {}
   // An empty evaluation of `eval` (one of open_data's splits). Default: the sums of measure().
   virtual std::unique_ptr<TaskEvaluator> evaluator(const DataSplit& eval) const;
+  // Examples per evaluation batch when --eval-batch-size is not given.
+  virtual int64_t eval_batch_size() const { return 500; }
 };
 
 }  // namespace eshift

@@ -44,7 +44,7 @@ void TrainConfig::validate() const {
   decay.validate();
   check(epochs >= 1, "--epochs must be >= 1");
   check(batch_size >= 2, "--batch-size must be >= 2 (batch norm needs two examples)");
-  check(eval_batch_size >= 1, "--eval-batch-size must be >= 1");
+  check(eval_batch_size >= 0, "--eval-batch-size must be >= 1 (0: the task's default)");
   check(train_subset >= 0 && test_subset >= 0, "--train-subset/--test-subset must be >= 0");
   optimizer.validate();
   check(!decay.decoupled || optimizer.name == "sgd" || optimizer.name == "adam",
@@ -55,11 +55,13 @@ void TrainConfig::validate() const {
   check(!decay.el2 || schedule.base_lr * decay.lam < 1, "--lr × --lam must be < 1 (got " + str(schedule.base_lr * decay.lam) +
                                               "): each step would overshoot the ε-shifted decay");
   check(decay.mineps < 1, "--mineps (ε) must be < 1, the scale of a filter's σ (got " + str(decay.mineps) + ")");
-  check(schedule.warmup_epochs < epochs, "--warmup " + std::to_string(schedule.warmup_epochs) +
-                                             " must be shorter than --epochs " + std::to_string(epochs));
-  for (int m : schedule.milestones)
-    check(m < epochs, "--schedule milestone " + std::to_string(m) + " must be below --epochs " + std::to_string(epochs) +
-                          " (epochs count from 0): it would never apply");
+  if (schedule.iterations == 0) {  // a run of --iterations checks its milestones against them (LrSchedule::validate)
+    check(schedule.warmup_epochs < epochs, "--warmup " + std::to_string(schedule.warmup_epochs) +
+                                               " must be shorter than --epochs " + std::to_string(epochs));
+    for (int m : schedule.milestones)
+      check(m < epochs, "--schedule milestone " + std::to_string(m) + " must be below --epochs " + std::to_string(epochs) +
+                            " (epochs count from 0): it would never apply");
+  }
   check(model.norm != "gn" || model.width % model.gn_groups == 0,
         "--gn-groups " + std::to_string(model.gn_groups) + " must divide --width " + std::to_string(model.width) +
             " (GroupNorm splits every layer's channels into equal groups)");
@@ -131,6 +133,9 @@ const std::vector<Setting>& settings() {
       {"gamma", true, "", [](C c) { return json(c.schedule.gamma); }},
       {"cos", true, "", [](C c) { return json(c.schedule.cosine); }},
       {"warmup", true, "", [](C c) { return json(c.schedule.warmup_epochs); }},
+      {"iterations", true, "0", [](C c) { return json(c.schedule.iterations); }},
+      {"warmup_iters", true, "0", [](C c) { return json(c.schedule.warmup_iters); }},
+      {"warmup_factor", true, "0.001", [](C c) { return json(c.schedule.warmup_factor); }},
       {"optimizer", true, "\"sgd\"", [](C c) { return json(c.optimizer.name); }},
       {"momentum", true, "", [](C c) { return json(c.optimizer.momentum); }},
       {"dampening", true, "", [](C c) { return json(c.optimizer.dampening); }},

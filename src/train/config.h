@@ -31,9 +31,9 @@ struct TrainConfig {
   int workers = 2;                       // batches prepared at once, each on its own thread (decoding)
   int64_t train_subset = 0;              // first N training examples (0 = all)
   int64_t test_subset = 0;               // first N test examples (0 = all)
-  int epochs = 10;
+  int epochs = 10;                       // with --iterations: derived from it (the epochs its steps start)
   int64_t batch_size = 128;
-  int64_t eval_batch_size = 500;
+  int64_t eval_batch_size = 0;          // 0: the task's (500 images to classify, 2 to detect)
   LrSchedule schedule;
   OptimizerSpec optimizer;               // --optimizer and its settings (momentum, betas, …)
   std::string task = kDefaultTask;       // what the model learns (tasks/registry.h)

@@ -1,5 +1,6 @@
 #include "eshift/train/recipe.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -25,6 +26,7 @@ const char* kPaper = "paper §4, large-model recipe";
 const char* kMobile = "paper §4, mobile recipe";
 const char* kEps = "paper §3, typical ε";
 const char* kTop5 = "ImageNet convention: top-1 and top-5";
+const char* k1x = "the standard 1× schedule (Detectron, maskrcnn-benchmark, torchvision's detection reference)";
 
 RecipeSetting set_model(const std::string& name, const char* source) {
   return {"--model", source, [name](TrainConfig& c) { return c.model.name = name; }};
@@ -60,6 +62,40 @@ RecipeSetting steps(std::vector<int> milestones, double gamma, int recipe_epochs
                      std::to_string(c.epochs);
             return out;
           }};
+}
+// The iteration milestones of a `recipe_iterations` run, scaled as steps() scales epochs when
+// --iterations shortens or lengthens it.
+RecipeSetting iteration_steps(std::vector<int> milestones, double gamma, int64_t recipe_iterations, const char* source) {
+  return {"--schedule", source, [=](TrainConfig& c) {
+            const int64_t n = c.schedule.iterations;
+            std::vector<int> scaled;
+            for (int m : milestones) {
+              const auto i = static_cast<int>(std::llround(double(m) * double(n) / double(recipe_iterations)));
+              if (i >= 1 && i < n && (scaled.empty() || scaled.back() != i)) scaled.push_back(i);
+            }
+            c.schedule.milestones = scaled;
+            c.schedule.gamma = gamma;
+            std::string out = (scaled.empty() ? "none" : join(scaled)) + " (--gamma " + text(gamma) + ")";
+            if (n != recipe_iterations)
+              out += ", " + join(milestones) + " of " + std::to_string(recipe_iterations) + " iterations scaled to " +
+                     std::to_string(n);
+            return out;
+          }};
+}
+// The warm-up's length, shortened to a tenth of a run that --iterations makes shorter than ten of it.
+RecipeSetting warmup_iters(int64_t value, const char* source) {
+  return {"--warmup-iters", source, [=](TrainConfig& c) {
+            const int64_t n = c.schedule.iterations;
+            c.schedule.warmup_iters = std::min(value, n / 10);
+            return std::to_string(c.schedule.warmup_iters) +
+                   (c.schedule.warmup_iters < value ? " (" + std::to_string(value) + ", cut to a tenth of --iterations " +
+                                                          std::to_string(n) + ")"
+                                                    : "");
+          }};
+}
+RecipeSetting text_setting(const std::string& flag, const std::string& value, const char* source,
+                           std::function<void(TrainConfig&, const std::string&)> set) {
+  return {flag, source, [=](TrainConfig& c) { set(c, value); return value; }};
 }
 RecipeSetting flag(const std::string& name, const char* source, std::function<void(TrainConfig&)> set) {
   return {name, source, [set](TrainConfig& c) { set(c); return std::string("on"); }};
@@ -117,6 +153,21 @@ const std::vector<Recipe>& recipes() {
         value("--mineps", 1e-3, kEps, [](TrainConfig& c, double v) { c.decay.mineps = v; }),
         flag("--nowd-conv", "paper §3: the ε-shift replaces the conv weights' L2", [](TrainConfig& c) { c.decay.nowd_conv = true; }),
         flag("--top5", "100 classes: top-5 too", [](TrainConfig& c) { c.top5 = true; })}},
+      {"coco-1x",
+       "Mask R-CNN R50-FPN with a WS + GroupNorm backbone on COCO at the standard 1× schedule (the paper's third "
+       "validation); the decay is yours to choose: plain --wd, or --el2 --lam 1e-4 --mineps 1e-3 --nowd-conv",
+       {text_setting("--task", "detect", "COCO detection and instance segmentation", [](TrainConfig& c, const std::string& v) { c.task = v; }),
+        data("coco", "the paper's COCO validation"), set_model("maskrcnn_resnet50_fpn", "torchvision's maskrcnn_resnet50_fpn"),
+        text_setting("--norm", "gn", "2 images per GPU: GroupNorm with WS, as the WS paper's Mask R-CNN (Qiao et al. 2019)",
+                     [](TrainConfig& c, const std::string& v) { c.model.norm = v; }),
+        set_int("--batch-size", 16, "1×: 8 GPUs × 2 images", &TrainConfig::batch_size), scaled_lr(0.02, 16, k1x),
+        {"--iterations", k1x, [](TrainConfig& c) { c.schedule.iterations = 90000; return std::string("90000"); }}, iteration_steps({60000, 80000}, 0.1, 90000, k1x),
+        warmup_iters(500, "maskrcnn-benchmark's 1×: 500 iterations from 1/3"),
+        value("--warmup-factor", 1.0 / 3, "maskrcnn-benchmark's 1×", [](TrainConfig& c, double v) { c.schedule.warmup_factor = v; }),
+        value("--momentum", 0.9, k1x, [](TrainConfig& c, double v) { c.optimizer.momentum = v; }),
+        value("--wd", 1e-4, k1x, [](TrainConfig& c, double v) { c.decay.wd = v; }),
+        set_int("--min-size", 800, k1x, &TrainConfig::min_size), set_int("--max-size", 1333, k1x, &TrainConfig::max_size),
+        set_int("--eval-batch-size", 2, "2 images per process: a batch at 800×1333 is large", &TrainConfig::eval_batch_size)}},
   };
   return all;
 }

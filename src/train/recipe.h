@@ -6,6 +6,9 @@
 //   imagenet-large   WS-ResNet/ResNeXt/DenseNet on ImageNet: the paper's large-model recipe (§4)
 //   imagenet-mobile  MobileNetV1/ShuffleNets on ImageNet: the paper's mobile recipe (§4)
 //   cifar100         WS-ResNet-110 on CIFAR-100: the CIFAR trainer the authors' code derives from
+//   coco-1x          Mask R-CNN R50-FPN (WS + GN) on COCO, the standard 1× schedule: 90k iterations
+//                    of batch 16, lr 0.02 ×0.1 at 60k and 80k, warm-up 500 iterations from 1/3; a
+//                    given --iterations scales the milestones (the warm-up at most a tenth of it)
 #include <functional>
 #include <string>
 #include <vector>

@@ -213,6 +213,23 @@ void Trainer::set_up_data() {
   }
   config_.model.in_channels = data_.in_channels;
   config_.model.num_classes = data_.num_classes;
+  steps_per_epoch_ = batches_per_epoch(data_.train->size(), train_loader_options());
+  if (config_.schedule.iterations > 0) {  // the epochs the steps start (config.json records them)
+    config_.epochs = static_cast<int>((config_.schedule.iterations + steps_per_epoch_ - 1) / steps_per_epoch_);
+    config_.schedule.epochs = config_.epochs;
+  }
+}
+
+LoaderOptions Trainer::train_loader_options() const {
+  LoaderOptions options;
+  options.batch_size = config_.batch_size / dist_.world_size;  // this process's part of the global batch
+  options.drop_last = true;  // as the reference: a partial last batch is skipped
+  options.seed = config_.seed;
+  options.rank = dist_.rank;
+  options.world_size = dist_.world_size;
+  options.workers = config_.workers;
+  options.pin_memory = policy_->placement().device.is_cuda();
+  return options;
 }
 
 void Trainer::set_up_model() {
@@ -328,6 +345,7 @@ void Trainer::resume_run() {
     if (std::find(names.begin(), names.end(), name) == names.end())
       throw std::invalid_argument("--resume-override: unknown setting '" + name + "' (config.json's names, e.g. epochs, lr, model.width)");
     allowed.push_back(name);
+    if (name == "iterations") allowed.push_back("epochs");  // derived from them
   }
   const auto changes = meaning_changes(info.config_json, config_.to_json());
   std::string refused;
@@ -354,8 +372,7 @@ TrainResult Trainer::run() {
     const auto t0 = std::chrono::steady_clock::now();
     EpochRecord record;
     record.epoch = epoch + 1;
-    record.lr = config_.schedule.lr_at(epoch);
-    if (!train_epoch(epoch, record.lr, record, result)) break;
+    if (!train_epoch(epoch, record, result)) break;
     record.test = evaluate();
     std::tie(record.sigma_min, record.sigma_mean) = conv_filter_sigma(params_);
     watch_collapse(record.step, record.epoch, /*at_epoch_end=*/true, &record);
@@ -366,24 +383,27 @@ TrainResult Trainer::run() {
   return result;
 }
 
-bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult& result) {
+bool Trainer::train_epoch(int epoch, EpochRecord& record, TrainResult& result) {
+  const LrSchedule& schedule = config_.schedule;
+  const int64_t first_step = int64_t(epoch) * steps_per_epoch_;  // the steps before this epoch's
+  // an epoch of the loader's batches; the last one of a run of --iterations stops at its count
+  const int64_t steps = schedule.iterations > 0 ? std::min(steps_per_epoch_, schedule.iterations - first_step)
+                                                : steps_per_epoch_;
+  double lr = schedule.lr_at_step(first_step, epoch);
   set_learning_rate(*optimizer_, lr);
   model_->train();
-  LoaderOptions options;
-  options.batch_size = config_.batch_size / dist_.world_size;  // this process's part of the global batch
-  options.drop_last = true;  // as the reference: a partial last batch is skipped
-  options.seed = config_.seed;
-  options.rank = dist_.rank;
-  options.world_size = dist_.world_size;
-  options.workers = config_.workers;
-  options.pin_memory = policy_->placement().device.is_cuda();
-  const auto loader = data_.train->loader(options, epoch);
-  observer_->epoch_started(config_.label + " " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs),
-                           loader->num_batches());
+  const auto loader = data_.train->loader(train_loader_options(), epoch);
+  observer_->epoch_started(config_.label + " " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs), steps);
   MetricSums sums(task_->metrics());
   int64_t step = 0, unreadable = 0;
-  while (auto batch = loader->next()) {
-    const int64_t global_step = int64_t(epoch) * loader->num_batches() + step + 1;
+  while (step < steps) {
+    auto batch = loader->next();
+    if (!batch) break;
+    const int64_t global_step = first_step + step + 1;
+    if (schedule.per_step() && step > 0) {
+      lr = schedule.lr_at_step(global_step - 1, epoch);
+      set_learning_rate(*optimizer_, lr);
+    }
     const bool probing = config_.probe_every > 0 && global_step % config_.probe_every == 0;
     for (const auto& message : batch->unreadable) observer_->warning("skipped " + message);
     unreadable += static_cast<int64_t>(batch->unreadable.size());
@@ -441,7 +461,8 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
       return false;
     }
   }
-  record.step = int64_t(epoch + 1) * loader->num_batches();
+  record.step = first_step + steps;
+  record.lr = lr;  // the epoch's last step's
   if (data_parallel_) sums.set_totals(data_parallel_->sum(sums.totals()));  // over every rank's examples
   record.train = sums.means();
   record.extras = policy_->stats();
@@ -456,7 +477,8 @@ bool Trainer::train_epoch(int epoch, double lr, EpochRecord& record, TrainResult
 
 Metrics Trainer::evaluate() {
   if (data_parallel_) data_parallel_->broadcast_buffers();  // rank 0's BatchNorm statistics, as the checkpoint holds them
-  auto mine = evaluate_split(*model_, *task_, *data_.eval, *policy_, config_.eval_batch_size, dist_.rank,
+  const int64_t batch = config_.eval_batch_size > 0 ? config_.eval_batch_size : task_->eval_batch_size();
+  auto mine = evaluate_split(*model_, *task_, *data_.eval, *policy_, batch, dist_.rank,
                              dist_.world_size, config_.workers, observer_.get());
   if (!communicator_) return mine->finalize();
   // every rank's share, merged in rank order on every rank: the whole split's metrics (COCO AP is no sum)

@@ -2,8 +2,10 @@
 // The trainer: a run of epochs of any dataset, model and task.
 //   set up       data (the task's splits: Task::open_data), model, decay policy, optimizer, output
 //                directory or resume from its checkpoint; reports the run's header
-//   run          the remaining epochs, each: train_epoch → evaluate → end_epoch
-//   train_epoch  the loader's batches through train_step, probes every k steps, progress
+//   run          the remaining epochs, each: train_epoch → evaluate → end_epoch (a run of
+//                --iterations N is the epochs its N steps start, the last one cut short)
+//   train_epoch  the loader's batches through train_step, the learning rate of each step (per
+//                epoch, or per step: --iterations, --warmup-iters), probes every k steps, progress
 //   evaluate     the task's evaluator over the evaluation split (data parallel: ranks merged)
 //   end_epoch    summary line, metrics.jsonl + TensorBoard, then the checkpoint
 // Everything it reports goes to its RunObserver (observe/run_observer.h; the console by default).
@@ -137,7 +139,9 @@ class Trainer {
   void apply_layer_eps();  // config_.mineps_layers into the optimizer's ε-shifted groups
   void print_header() const;
   // Trains one epoch; false when it stopped early (result says why).
-  bool train_epoch(int epoch, double lr, EpochRecord& record, TrainResult& result);
+  bool train_epoch(int epoch, EpochRecord& record, TrainResult& result);
+  // The training loader's options: this process's part of the global batch and shard.
+  LoaderOptions train_loader_options() const;
   void end_epoch(EpochRecord& record, TrainResult& result);
   // The σ census against the collapse threshold, and the warning when one is due.
   void watch_collapse(int64_t step, int epoch, bool at_epoch_end, EpochRecord* record);
@@ -167,6 +171,7 @@ class Trainer {
   bool stop_agreed_ = false;                     // every rank stops after this step
   std::string resumed_from_;  // the checkpoint this run continues (made the latest before training)
   int start_epoch_ = 0;
+  int64_t steps_per_epoch_ = 0;  // the training loader's batches in an epoch (every rank the same)
   LossWatch loss_watch_;
   int64_t nonfinite_skipped_ = 0;  // steps skipped by --on-nonfinite skip in this epoch
   int nonfinite_in_a_row_ = 0;

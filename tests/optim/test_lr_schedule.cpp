@@ -45,6 +45,41 @@ TEST(LrSchedule, MilestonesInsideTheWarmupDoNotCount) {
   EXPECT_EQ(s.describe(), "lr 1, warmup 2 epochs, ×0.5 at epochs 1 4");
 }
 
+TEST(LrSchedule, IterationsCountMilestonesInStepsAndTheWarmUpRisesLinearlyFromItsFactor) {
+  LrSchedule s;
+  s.base_lr = 0.02;
+  s.iterations = 90000;
+  s.milestones = {60000, 80000};
+  s.warmup_iters = 500;
+  s.warmup_factor = 1.0 / 3;
+  EXPECT_NEAR(s.lr_at_step(0, 0), 0.02 / 3, 1e-17);                                 // the factor
+  EXPECT_NEAR(s.lr_at_step(250, 0), 0.02 * (1.0 / 3 + (2.0 / 3) * 0.5), 1e-17);     // halfway
+  EXPECT_DOUBLE_EQ(s.lr_at_step(500, 0), 0.02);
+  EXPECT_DOUBLE_EQ(s.lr_at_step(59999, 7), 0.02);   // the epoch does not count
+  EXPECT_NEAR(s.lr_at_step(60000, 0), 0.002, 1e-17);  // the milestone's own step decays
+  EXPECT_NEAR(s.lr_at_step(80000, 0), 0.0002, 1e-17);
+  EXPECT_TRUE(s.per_step());
+  EXPECT_EQ(s.describe(), "lr 0.02, warmup 500 iterations from ×0.333333, ×0.1 at iterations 60000 80000, 90000 iterations");
+  s.cosine = true;
+  s.warmup_iters = 0;
+  EXPECT_NEAR(s.lr_at_step(30000, 0), 0.02 * 0.5 * (1 + std::cos(M_PI / 3)), 1e-17);
+}
+
+TEST(LrSchedule, AStepWarmUpMultipliesAnEpochSchedule) {
+  LrSchedule s;
+  s.base_lr = 1;
+  s.milestones = {1};
+  s.gamma = 0.1;
+  s.warmup_iters = 4;
+  s.warmup_factor = 0.5;
+  EXPECT_DOUBLE_EQ(s.lr_at_step(0, 0), 0.5);
+  EXPECT_DOUBLE_EQ(s.lr_at_step(2, 0), 0.75);
+  EXPECT_DOUBLE_EQ(s.lr_at_step(3, 1), 0.1 * 0.875);  // epoch 1's decay, still warming up
+  EXPECT_DOUBLE_EQ(s.lr_at_step(4, 1), 0.1);
+  LrSchedule plain;
+  EXPECT_FALSE(plain.per_step());
+}
+
 TEST(LrSchedule, ImpossibleValuesNameTheirFlag) {
   auto message = [](const LrSchedule& s) {
     try {
@@ -66,4 +101,19 @@ TEST(LrSchedule, ImpossibleValuesNameTheirFlag) {
   s = {};
   s.base_lr = std::nan("");
   EXPECT_NE(message(s).find("--lr"), std::string::npos);
+  s = {};
+  s.iterations = 100;
+  s.milestones = {100};
+  EXPECT_NE(message(s).find("--schedule milestone 100 must be below --iterations 100"), std::string::npos);
+  s = {};
+  s.iterations = 100;
+  s.warmup_epochs = 1;
+  EXPECT_NE(message(s).find("--warmup-iters"), std::string::npos);
+  s = {};
+  s.warmup_factor = 0;
+  EXPECT_NE(message(s).find("--warmup-factor"), std::string::npos);
+  s = {};
+  s.iterations = 10;
+  s.warmup_iters = 10;
+  EXPECT_NE(message(s).find("--warmup-iters 10 must be below --iterations 10"), std::string::npos);
 }

@@ -17,7 +17,7 @@ TEST(TrainConfig, ImpossibleValuesNameTheirFlag) {
   const std::vector<std::pair<std::function<void(TrainConfig&)>, std::string>> cases = {
       {[](TrainConfig& c) { c.epochs = 0; }, "--epochs"},
       {[](TrainConfig& c) { c.batch_size = 1; }, "--batch-size"},
-      {[](TrainConfig& c) { c.eval_batch_size = 0; }, "--eval-batch-size"},
+      {[](TrainConfig& c) { c.eval_batch_size = -1; }, "--eval-batch-size"},
       {[](TrainConfig& c) { c.train_subset = -5; }, "--train-subset"},
       {[](TrainConfig& c) { c.optimizer.momentum = -0.5; }, "--momentum"},
       {[](TrainConfig& c) { c.optimizer.dampening = 2; }, "--dampening"},

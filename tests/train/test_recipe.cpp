@@ -48,6 +48,39 @@ TEST(Recipe, GivenFlagsWinAndTheLearningRateScalesWithTheGivenBatch) {
   EXPECT_DOUBLE_EQ(d.schedule.base_lr, 0.05);
 }
 
+TEST(Recipe, Coco1xIsTheStandardScheduleAndScalesWithTheGivenIterations) {
+  TrainConfig c;
+  const auto lines = apply_recipe(find_recipe("coco-1x"), c, [](const std::string&) { return false; });
+  EXPECT_EQ(c.task, "detect");
+  EXPECT_EQ(c.data, "coco");
+  EXPECT_EQ(c.model.name, "maskrcnn_resnet50_fpn");
+  EXPECT_EQ(c.model.norm, "gn");
+  EXPECT_EQ(c.model.wnorm, WeightFamily::WS);
+  EXPECT_EQ(c.batch_size, 16);
+  EXPECT_DOUBLE_EQ(c.schedule.base_lr, 0.02);
+  EXPECT_EQ(c.schedule.iterations, 90000);
+  EXPECT_EQ(c.schedule.milestones, (std::vector<int>{60000, 80000}));
+  EXPECT_EQ(c.schedule.warmup_iters, 500);
+  EXPECT_DOUBLE_EQ(c.schedule.warmup_factor, 1.0 / 3);
+  EXPECT_DOUBLE_EQ(c.decay.wd, 1e-4);
+  EXPECT_FALSE(c.decay.el2);  // the decay is the user's choice: both arms of the comparison
+  EXPECT_EQ(c.min_size, 800);
+  EXPECT_EQ(c.max_size, 1333);
+  EXPECT_NO_THROW(c.validate());
+  EXPECT_EQ(lines.size(), find_recipe("coco-1x").settings.size());
+  // a short run: --iterations 900 and batch 2 → milestones 600/800, warm-up 90, lr 0.0025
+  TrainConfig s;
+  s.schedule.iterations = 900;
+  s.batch_size = 2;
+  const std::set<std::string> given{"--iterations", "--batch-size"};
+  apply_recipe(find_recipe("coco-1x"), s, [&](const std::string& f) { return given.count(f) > 0; });
+  EXPECT_EQ(s.schedule.iterations, 900);
+  EXPECT_EQ(s.schedule.milestones, (std::vector<int>{600, 800}));
+  EXPECT_EQ(s.schedule.warmup_iters, 90);
+  EXPECT_DOUBLE_EQ(s.schedule.base_lr, 0.0025);
+  EXPECT_NO_THROW(s.validate());
+}
+
 TEST(Recipe, MobileAndCifarRecipes) {
   TrainConfig m;
   apply_recipe(find_recipe("imagenet-mobile"), m, [](const std::string&) { return false; });

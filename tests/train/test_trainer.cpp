@@ -156,6 +156,52 @@ TEST(Trainer, AResumedRunEndsWithTheWeightsOfAnUninterruptedOne) {
   EXPECT_EQ(config["history"], nlohmann::json::parse(R"([{"resumed_after_epoch": 1, "changed": {"epochs": [1, 2]}}])"));
 }
 
+// --iterations 5 of 3-step epochs: two epochs, the second cut to 2 steps; every step's rate by
+// hand from lr_schedule.h's formulas; a resume from epoch 1's checkpoint ends with the same weights.
+TEST(Trainer, ARunOfIterationsStopsAtItsCountWithTheRateOfEveryStep) {
+  TempDir dir;
+  auto c = tiny(dir);
+  c.out_dir = dir / "run";
+  c.schedule.base_lr = 0.1;
+  c.schedule.iterations = 5;
+  c.schedule.milestones = {3};
+  c.schedule.gamma = 0.5;
+  c.schedule.warmup_iters = 2;
+  c.schedule.warmup_factor = 0.25;
+  c.probe_every = 1;
+  c.epochs = 1;  // derived from --iterations, whatever it says
+  TrainResult result;
+  std::vector<torch::Tensor> wa;
+  {  // the run's lock on its directory goes with the trainer
+    Trainer whole(c, classification_task());
+    result = whole.run();
+    wa = weights(whole.model());
+  }
+  ASSERT_EQ(result.history.size(), 2u);
+  EXPECT_EQ(result.history[0].step, 3);
+  EXPECT_EQ(result.history[1].step, 5);
+  // step s (from 0): 0.1 × (0.25 + 0.75·s/2) while s < 2, then ×0.5 from s = 3 on
+  const std::vector<double> expected{0.025, 0.0625, 0.1, 0.05, 0.05};
+  ASSERT_EQ(result.probes.size(), expected.size());
+  for (size_t k = 0; k < expected.size(); ++k) {
+    EXPECT_EQ(result.probes[k].step, int64_t(k) + 1);
+    EXPECT_NEAR(result.probes[k].lr, expected[k], 1e-15) << "step " << k;
+  }
+  EXPECT_DOUBLE_EQ(result.history[1].lr, 0.05);
+  const auto config = lines(dir / "run/config.json").at(0);
+  EXPECT_EQ(config["iterations"], 5);
+  EXPECT_EQ(config["epochs"], 2);
+
+  auto again = c;
+  again.resume_from = dir / "run/checkpoint-epoch1.pt";
+  Trainer resumed(again, classification_task());
+  const auto rest = resumed.run();
+  ASSERT_EQ(rest.history.size(), 1u);
+  EXPECT_EQ(rest.history[0].step, 5);
+  const auto wb = weights(resumed.model());
+  for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(torch::equal(wa[k], wb[k])) << k;
+}
+
 TEST(Trainer, AResumeRefusesEveryChangeOfMeaningAndWritesNothing) {
   TempDir dir;
   auto c = tiny(dir);
