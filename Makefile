@@ -31,8 +31,10 @@ test: build
 
 # The suite against a current LibTorch 2.x (pip's torch wheel, CUDA-enabled: this is also the CUDA
 # build, which compiles and links here and runs its CUDA paths only where a GPU is).
+# Without the long end-to-end runs that make test runs (tests/long_end_to_end.txt).
 test-torch2: build-torch2
-	cd $(TORCH2_BUILD_DIR) && OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
+	cd $(TORCH2_BUILD_DIR) && OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) \
+	  -E "^($$(grep -v '^#' $(CURDIR)/tests/long_end_to_end.txt | paste -sd'|' -))"
 
 # eshift against pip's LibTorch 2.x, built only: build-torch2/eshift (the faster build for bfloat16 on
 # CPUs with AVX-512 BF16 or AMX, and the CUDA build; README "Which LibTorch").

@@ -13,13 +13,7 @@ cmake --build "$build" -j "$jobs"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
 export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-# Left out here (they run in make test and make test-torch2): four long end-to-end runs whose code the
-# shorter CLI tests run under the sanitizers too. Their seconds under the sanitizers on a 2-core VM
-# (2026-12-01): kill -9 at ten points then resume 233 (the resume path: Cli.ResumedRunEndsWithTheSameWeights,
-# the full-disk and torchrun-restart tests), a launched run's accuracy 115 (DataParallelCli's two-process
-# tests), six optimizers through the CLI 95 (the optimizer unit tests), the σ-collapse warning's two
-# runs 85 (CliDemo and the CollapseWatch unit tests); about 4.4 minutes of this stage's 14. Also
-# Mask R-CNN's three training runs through the CLI (the MaskRcnn unit tests train and evaluate the
-# same model under the sanitizers).
-skip='^(CliRobustness\.KillNineAnywhere|DataParallelCli\.LaunchedRunTrainsToTheAccuracy|CliOptimizers\.EachOptimizerTrains|Cli\.PlainL2DrivingSigmaBelowEps|CliCoco\.MaskRcnnTrains)'
-cd "$build" && OMP_NUM_THREADS=1 ctest --output-on-failure -j "$jobs" -E "$skip"
+# Left out here (make test runs them): the long end-to-end runs of tests/long_end_to_end.txt, whose
+# code shorter tests run under the sanitizers too.
+skip=$(grep -v '^#' tests/long_end_to_end.txt | paste -sd'|' -)
+cd "$build" && OMP_NUM_THREADS=1 ctest --output-on-failure -j "$jobs" -E "^($skip)"

@@ -105,7 +105,7 @@ TaskData DetectionTask::open_data(const DataRequest& request) const {
   data.num_classes = train->num_classes();
   data.audit_shape = {3, 64, 64};
   data.eval = std::make_shared<CocoSplit>(eval, transform);
-  transform.hflip = true;
+  transform.hflip = request.augment.hflip;  // --no-flip turns it off
   data.train = std::make_shared<CocoSplit>(train, transform);
   return data;
 }

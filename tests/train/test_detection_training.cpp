@@ -210,3 +210,19 @@ TEST(DetectionTraining, TaskDataAndModelMustAgreeAndSayWhichFlag) {
   EXPECT_NE(refused([&] { Trainer(big, make_task("detect", big.task_options())); }).find("--train-subset 5 is more than the 4 images"),
             std::string::npos);
 }
+
+// Training flips at random (torchvision's reference) unless --no-flip; evaluation never does.
+TEST(DetectionTraining, TrainingFlipsUnlessNoFlipIsGiven) {
+  TempDir dir;
+  write_coco(dir / "coco");
+  const auto task = make_task("detect", detection_run(dir).task_options());
+  for (const bool flip : {true, false}) {
+    DataRequest request;
+    request.name = "coco";
+    request.dir = dir / "coco";
+    request.augment.hflip = flip;
+    const auto data = task->open_data(request);
+    EXPECT_EQ(dynamic_cast<const CocoSplit&>(*data.train).transform().options().hflip, flip);
+    EXPECT_FALSE(dynamic_cast<const CocoSplit&>(*data.eval).transform().options().hflip);
+  }
+}
