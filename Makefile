@@ -9,7 +9,7 @@ TORCH2_VENV ?= .venv-torch2
 TORCH2_BUILD_DIR ?= build-torch2
 INTEROP_VENV ?= .venv-interop
 
-.PHONY: all deps configure build demo test build-torch2 test-torch2 bench-cpu test-sanitize fuzz bench bench-scaling bench-loader bench-coco interop clean
+.PHONY: all deps configure build demo test build-torch2 test-torch2 bench-cpu test-sanitize fuzz bench bench-scaling bench-loader bench-coco bench-maskrcnn interop clean
 
 all: build
 
@@ -69,6 +69,7 @@ bench: deps
 	/usr/bin/python3 bench/scaling.py
 	$(MAKE) bench-loader
 	$(MAKE) bench-coco
+	$(MAKE) bench-maskrcnn
 
 # The ImageNet loader against torchvision's and against libjpeg-turbo's decode alone (bench/loader.py;
 # pip's torch, torchvision, pillow and scikit-image in INTEROP_VENV, made by scripts/interop.sh).
@@ -82,6 +83,12 @@ bench-loader: build
 bench-coco: build
 	bash scripts/interop.sh --venv-only $(INTEROP_VENV)
 	$(INTEROP_VENV)/bin/python bench/coco_eval_bench.py --eshift $(BUILD_DIR)/eshift --dir $(BUILD_DIR)/coco-bench $(COCO_BENCH_ARGS)
+
+# One training iteration of Mask R-CNN R50-FPN at 800×1333 (batch 2), eshift against torchvision's
+# maskrcnn_resnet50_fpn in the same run (bench/maskrcnn_bench.py; pip's torch + torchvision in INTEROP_VENV).
+bench-maskrcnn: build
+	bash scripts/interop.sh --venv-only $(INTEROP_VENV)
+	$(INTEROP_VENV)/bin/python bench/maskrcnn_bench.py --eshift $(BUILD_DIR)/eshift $(MASKRCNN_BENCH_ARGS)
 
 # Data-parallel scaling alone: 2 processes x 1 thread vs 1 process x 2 threads, and the all-reduce
 # wait with and without overlap (bench/scaling.py).

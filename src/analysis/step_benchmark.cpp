@@ -22,6 +22,7 @@
 #include "eshift/optim/regularized_sgd.h"
 #include "eshift/regularize/decay_policy.h"
 #include "eshift/tasks/classification.h"
+#include "eshift/tasks/detection.h"
 #include "eshift/train/mixed_precision.h"
 #include "eshift/train/step.h"
 
@@ -86,6 +87,36 @@ std::vector<OpTime> self_times(const std::vector<KinetoEvent>& events, int steps
   return out;
 }
 
+// A detector's batch: random images of the given size (already at the detector's size: no resize),
+// each with `objects` boxes of sides 64–320 px inside the image, random classes 1..K−1 and the
+// boxes' rectangles as masks.
+Batch random_detection_batch(const BenchConfig& c) {
+  Batch batch;
+  batch.inputs = torch::randn({c.batch_size, c.model.in_channels, c.height, c.width});
+  const int64_t objects = 6;
+  for (int64_t i = 0; i < c.batch_size; ++i) {
+    DetectionTarget t;
+    t.image_id = i + 1;
+    t.original_size = t.size = {c.height, c.width};
+    const auto side = torch::rand({objects, 2}) * 256 + 64;  // w, h
+    const auto w = torch::minimum(side.select(1, 0), torch::full({objects}, float(c.width - 1)));
+    const auto h = torch::minimum(side.select(1, 1), torch::full({objects}, float(c.height - 1)));
+    const auto x1 = torch::rand({objects}) * (float(c.width) - w), y1 = torch::rand({objects}) * (float(c.height) - h);
+    t.boxes = torch::stack({x1, y1, x1 + w, y1 + h}, 1);
+    t.labels = torch::randint(1, std::max<int64_t>(c.model.num_classes, 2), {objects}, torch::kInt64);
+    t.masks = torch::zeros({objects, c.height, c.width}, torch::kUInt8);
+    for (int64_t k = 0; k < objects; ++k) {
+      const auto b = t.boxes[k];
+      using torch::indexing::Slice;
+      t.masks[k].index_put_({Slice(int64_t(b[1].item<float>()), int64_t(b[3].item<float>())),
+                             Slice(int64_t(b[0].item<float>()), int64_t(b[2].item<float>()))},
+                            1);
+    }
+    batch.objects.push_back(std::move(t));
+  }
+  return batch;
+}
+
 void reset_peak_device_memory(const torch::Device& device) {
 #ifdef ESHIFT_CUDA
   if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.has_index() ? device.index() : 0);
@@ -117,10 +148,14 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
   const double lambda = config.reg == "el2" ? config.lam : config.wd;
   const DecayFlags flags = conv_decay_preset(conv, lambda, config.eps, config.reg == "none" ? 0.0 : config.wd);
   RegularizedSGD optimizer(DecayPolicy(flags).group(describe_parameters(*model)), RegularizedSGDOptions(0.01).momentum(0.9));
-  const ClassificationTask task;
+  const ClassificationTask classify;
+  const DetectionTask detect;
+  const Task& task = model->is_detector() ? static_cast<const Task&>(detect) : classify;
   const Batch batch = policy.place(
-      {torch::randn({config.batch_size, config.model.in_channels, config.height, config.width}),
-       torch::randint(config.model.num_classes, {config.batch_size}, torch::kInt64)});
+      model->is_detector()
+          ? random_detection_batch(config)
+          : Batch{torch::randn({config.batch_size, config.model.in_channels, config.height, config.width}),
+                  torch::randint(config.model.num_classes, {config.batch_size}, torch::kInt64)});
 
   Probe probe(describe_parameters(*model), config.eps);
   const auto device = policy.placement().device;
@@ -150,7 +185,7 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
   const size_t n = sorted.size();
   result.median_step_seconds = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
   result.images_per_second = config.batch_size / result.median_step_seconds;
-  if (config.count_flops)
+  if (config.count_flops && !model->is_detector())
     result.conv_flops_per_step = 3 * conv_forward_flops(*model, config.height, config.width) * config.batch_size;
   return result;
 }

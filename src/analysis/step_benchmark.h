@@ -1,5 +1,7 @@
 #pragma once
-// Times training steps (forward, backward, regularized SGD step) of a model on random data.
+// Times training steps (forward, backward, regularized SGD step) of a model on random data: a
+// classifier on random images and labels, a detector on random images (already at its input size)
+// with six random boxes each, their rectangles as masks (step_benchmark.cpp: random_detection_batch).
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -22,7 +24,7 @@ struct BenchConfig {
   uint64_t seed = 0;
   bool fused_batch_norm_act = true;  // batch_norm_act.h's fused kernels (false: LibTorch's ops)
   bool profile = false;              // record LibTorch's per-operator times during the timed steps
-  bool count_flops = false;          // count the model's conv FLOPs (one more forward, after the timing)
+  bool count_flops = false;          // count the model's conv FLOPs (one more forward, after the timing; classifiers)
   int probe_every = 0;               // run the trainer's probes around every N-th step (0: never), timed
 
   void validate() const;             // throws std::invalid_argument

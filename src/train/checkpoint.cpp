@@ -35,6 +35,13 @@ std::string read_file(const std::string& path) {
   return bytes;
 }
 
+// Whether the file begins with an eshift checkpoint's header (format 2).
+bool starts_with_checkpoint_magic(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[8] = {};
+  return in.read(head, 8) && std::memcmp(head, kMagic, 8) == 0;
+}
+
 // The archive inside a checkpoint file's bytes, after checking its header, length and checksum.
 std::string_view payload_of(const std::string& bytes, const std::string& path) {
   if (bytes.size() >= 4 && std::memcmp(bytes.data(), kZipMagic, 4) == 0) {
@@ -190,9 +197,13 @@ CheckpointInfo load_checkpoint_bytes(const std::string& bytes, const std::string
 
 void load_backbone_weights(Model& backbone, const std::string& path) {
   std::optional<CheckpointInfo> info;
-  try {
-    info = read_checkpoint_info(path);
-  } catch (const std::exception&) {  // not an eshift checkpoint: a PyTorch file
+  if (starts_with_checkpoint_magic(path)) {
+    info = read_checkpoint_info(path);  // an eshift checkpoint: its damage is the error
+  } else {
+    try {
+      info = read_checkpoint_info(path);  // version 1, a bare archive
+    } catch (const std::exception&) {  // not an eshift checkpoint: a PyTorch file
+    }
   }
   if (!info) {
     StateDict dict = read_torch_state_dict(path);

@@ -3,6 +3,9 @@
 // out; a checkpoint of another model refused naming the flag.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "eshift/core/errors.h"
 #include "eshift/models/detection/mask_rcnn.h"
 #include "eshift/train/checkpoint.h"
 #include "test_util.h"
@@ -53,5 +56,35 @@ TEST(BackboneInit, CopiesAClassifiersCheckpointIntoTheBackbone) {
     FAIL() << "a resnet18 checkpoint went into a resnet34 backbone";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("--init-backbone"), std::string::npos) << e.what();
+  }
+}
+
+// A damaged eshift checkpoint is refused as one (checksum), not read as a PyTorch file.
+TEST(BackboneInit, ADamagedCheckpointIsNamedAsOne) {
+  test::TempDir dir;
+  ModelSpec spec;
+  spec.name = "resnet18";
+  spec.num_classes = 10;
+  auto classifier = build_model(spec);
+  CheckpointInfo info;
+  info.spec = spec;
+  info.config_json = "{}";
+  const std::string path = dir / "r18.pt";
+  save_checkpoint(path, *classifier, nullptr, info);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-100, std::ios::end);
+    const char byte = char(f.get());
+    f.seekp(-100, std::ios::end);
+    f.put(char(byte ^ 0x5a));  // one payload byte changed
+  }
+  spec.name = "maskrcnn_resnet18_fpn";
+  spec.num_classes = 3;
+  MaskRcnnImpl detector(spec);
+  try {
+    load_backbone_weights(detector.backbone(), path);
+    FAIL() << "a damaged checkpoint was loaded";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("checksum mismatch"), std::string::npos) << e.what();
   }
 }
