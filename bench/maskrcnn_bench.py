@@ -58,7 +58,7 @@ def torchvision_ms(args):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        float(loss)
+        float(loss.detach())
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
     times.sort()
