@@ -8,9 +8,12 @@
 
 namespace eshift {
 
+int64_t batches_of(int64_t positions, const LoaderOptions& o) {
+  return o.drop_last ? positions / o.batch_size : (positions + o.batch_size - 1) / o.batch_size;
+}
+
 int64_t batches_per_epoch(int64_t n, const LoaderOptions& o) {
-  const auto m = static_cast<int64_t>(shard_positions(n, o.rank, o.world_size, o.pad).size());
-  return o.drop_last ? m / o.batch_size : (m + o.batch_size - 1) / o.batch_size;
+  return batches_of(static_cast<int64_t>(shard_positions(n, o.rank, o.world_size, o.pad).size()), o);
 }
 
 BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, const Transform& transform, LoaderOptions options,
@@ -28,7 +31,7 @@ BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, const Transform
   if (options_.shuffle) std::shuffle(order_.begin(), order_.end(), rng);
   transform_->draw_epoch(rng, n);
   positions_ = shard_positions(n, options_.rank, options_.world_size, options_.pad);
-  num_batches_ = batches_per_epoch(n, options_);
+  num_batches_ = batches_of(static_cast<int64_t>(positions_.size()), options_);
   prefetch();
 }
 

@@ -42,6 +42,8 @@ struct LoaderOptions {
   bool pin_memory = false;  // batches in page-locked memory (faster, asynchronous copies to a GPU)
 };
 
+// The batches a rank's share of `positions` examples gives with these options (drop_last: full ones).
+int64_t batches_of(int64_t positions, const LoaderOptions& options);
 // The batches an epoch of n examples gives with these options (every rank the same count).
 int64_t batches_per_epoch(int64_t n, const LoaderOptions& options);
 

@@ -21,7 +21,7 @@ DetectionLoader::DetectionLoader(std::shared_ptr<const CocoDataset> dataset, con
   if (options_.shuffle) std::shuffle(order_.begin(), order_.end(), rng);
   transform_.draw_epoch(rng, n);
   positions_ = shard_positions(n, options_.rank, options_.world_size, options_.pad);
-  num_batches_ = batches_per_epoch(n, options_);
+  num_batches_ = batches_of(static_cast<int64_t>(positions_.size()), options_);
   prefetch();
 }
 

@@ -45,42 +45,34 @@ RecipeSetting scaled_lr(double base, int reference_batch, const char* source) {
             return text(c.schedule.base_lr);
           }};
 }
-// The step schedule of a `recipe_epochs` run, scaled to the run's epochs when --epochs shortens or
-// lengthens it (milestones rounded, kept in [1, epochs − 1], without repeats).
-RecipeSetting steps(std::vector<int> milestones, double gamma, int recipe_epochs, const char* source) {
+// The step schedule of a recipe whose run is `recipe_length` long (in `unit`: epochs or
+// iterations), scaled to the run's length (length_of) when --epochs or --iterations shortens or
+// lengthens it: milestones rounded, kept in [1, length − 1], without repeats.
+RecipeSetting scaled_steps(std::vector<int> milestones, double gamma, int64_t recipe_length, const char* unit,
+                           int64_t (*length_of)(const TrainConfig&), const char* source) {
   return {"--schedule", source, [=](TrainConfig& c) {
+            const int64_t n = length_of(c);
             std::vector<int> scaled;
             for (int m : milestones) {
-              const int e = static_cast<int>(std::lround(double(m) * c.epochs / recipe_epochs));
-              if (e >= 1 && e < c.epochs && (scaled.empty() || scaled.back() != e)) scaled.push_back(e);
+              const auto e = static_cast<int>(std::llround(double(m) * double(n) / double(recipe_length)));
+              if (e >= 1 && e < n && (scaled.empty() || scaled.back() != e)) scaled.push_back(e);
             }
             c.schedule.milestones = scaled;
             c.schedule.gamma = gamma;
             std::string out = (scaled.empty() ? "none" : join(scaled)) + " (--gamma " + text(gamma) + ")";
-            if (c.epochs != recipe_epochs)
-              out += ", " + join(milestones) + " of " + std::to_string(recipe_epochs) + " epochs scaled to " +
-                     std::to_string(c.epochs);
-            return out;
-          }};
-}
-// The iteration milestones of a `recipe_iterations` run, scaled as steps() scales epochs when
-// --iterations shortens or lengthens it.
-RecipeSetting iteration_steps(std::vector<int> milestones, double gamma, int64_t recipe_iterations, const char* source) {
-  return {"--schedule", source, [=](TrainConfig& c) {
-            const int64_t n = c.schedule.iterations;
-            std::vector<int> scaled;
-            for (int m : milestones) {
-              const auto i = static_cast<int>(std::llround(double(m) * double(n) / double(recipe_iterations)));
-              if (i >= 1 && i < n && (scaled.empty() || scaled.back() != i)) scaled.push_back(i);
-            }
-            c.schedule.milestones = scaled;
-            c.schedule.gamma = gamma;
-            std::string out = (scaled.empty() ? "none" : join(scaled)) + " (--gamma " + text(gamma) + ")";
-            if (n != recipe_iterations)
-              out += ", " + join(milestones) + " of " + std::to_string(recipe_iterations) + " iterations scaled to " +
+            if (n != recipe_length)
+              out += ", " + join(milestones) + " of " + std::to_string(recipe_length) + " " + unit + " scaled to " +
                      std::to_string(n);
             return out;
           }};
+}
+RecipeSetting steps(std::vector<int> milestones, double gamma, int recipe_epochs, const char* source) {
+  return scaled_steps(std::move(milestones), gamma, recipe_epochs, "epochs",
+                      [](const TrainConfig& c) { return int64_t(c.epochs); }, source);
+}
+RecipeSetting iteration_steps(std::vector<int> milestones, double gamma, int64_t recipe_iterations, const char* source) {
+  return scaled_steps(std::move(milestones), gamma, recipe_iterations, "iterations",
+                      [](const TrainConfig& c) { return c.schedule.iterations; }, source);
 }
 // The warm-up's length, shortened to a tenth of a run that --iterations makes shorter than ten of it.
 RecipeSetting warmup_iters(int64_t value, const char* source) {
