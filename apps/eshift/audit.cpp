@@ -26,11 +26,12 @@ class AuditCommand : public Command {
     threads_.apply();
     std::tie(spec_.in_channels, options_.height, options_.width) = parse_image(image_);
     spec_.validate();
+    const auto rows = audit_scale_invariance(spec_, options_);
     std::printf("scale-invariance audit of %s (wnorm %s, norm %s), float64, train mode, batch %lld of %s, "
                 "scales 0.5 and 3, tolerance %g\n\n",
                 spec_.name.c_str(), family_name(spec_.wnorm).c_str(), spec_.norm.c_str(),
                 (long long)options_.batch_size, image_.c_str(), options_.tolerance);
-    std::fputs(audit_table(audit_scale_invariance(spec_, options_)).c_str(), stdout);
+    std::fputs(audit_table(rows).c_str(), stdout);
     return 0;
   }
 

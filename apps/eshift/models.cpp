@@ -3,7 +3,9 @@
 // 2 · output elements · C_in/groups · k_h · k_w; linear layers are not counted).
 // Each row is at its model's own input: the ImageNet models at --image (3x224x224) with --classes
 // (1000), the CIFAR ResNets at 3x32x32 with 10 classes (ModelSpec's default) unless --image or
-// --classes is given, which then applies to every row.
+// --classes is given, which then applies to every row. A detector (maskrcnn_*) gets its parameters
+// only, with 91 classes unless --classes is given: its convs' work depends on the image size and
+// the proposals (eshift bench times it).
 #include <cstdio>
 #include <string>
 #include <tuple>
@@ -64,8 +66,17 @@ class ModelsCommand : public Command {
       spec.num_classes = classes_given ? classes_ : cifar ? 10 : 1000;
       spec.name = name;
       auto model = build_model(spec);
+      if (model->is_detector() && !classes_given) {  // torchvision's default: COCO's 90 ids and the background
+        spec.num_classes = 91;
+        model = build_model(spec);
+      }
       int64_t parameters = 0;
       for (const auto& p : model->parameters()) parameters += p.numel();
+      if (model->is_detector()) {  // its convs' work depends on the image size and the proposals
+        std::printf("%-20s %-10s %7lld %12s %8s  (a detector: time it with eshift bench --model %s)\n", name.c_str(),
+                    "images", (long long)spec.num_classes, with_commas(parameters).c_str(), "-", name.c_str());
+        continue;
+      }
       const double gflops = conv_forward_flops(*model, height, width) / 1e9;
       std::printf("%-20s %-10s %7lld %12s %8.2f\n", name.c_str(), image.c_str(), (long long)spec.num_classes,
                   with_commas(parameters).c_str(), gflops);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
 #include "eshift/core/text.h"
 #include "eshift/models/model.h"
@@ -18,6 +19,9 @@ std::vector<AuditRow> audit_scale_invariance(const ModelSpec& spec, const AuditO
   TORCH_CHECK(options.tolerance > 0, "the audit tolerance must be > 0");
   torch::manual_seed(options.seed);
   auto model = build_model(spec);
+  if (model->is_detector())
+    throw std::invalid_argument("the audit scales each parameter and compares a classifier's logits; --model " +
+                                spec.name + " is a detector (its convs take the roles of the same layers in a classifier)");
   model->to(torch::kFloat64);
   model->train();
   auto params = describe_parameters(*model);

@@ -38,6 +38,7 @@ struct AuditOptions {
   uint64_t seed = 0;
 };
 
+// Classifiers only: a detector (Model::is_detector) is refused with std::invalid_argument.
 std::vector<AuditRow> audit_scale_invariance(const ModelSpec& spec, const AuditOptions& options);
 
 // The printed table; mismatches are marked "WARNING".

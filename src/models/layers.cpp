@@ -40,6 +40,12 @@ torch::nn::BatchNorm2dImpl* synchronized(torch::nn::AnyModule& norm) {
 
 torch::Tensor apply_norm(torch::nn::AnyModule& norm, const torch::Tensor& x) {
   if (auto* bn = synchronized(norm)) return sync_batch_norm(*bn, x, batch_norm_sync());
+  // Under autocast a conv hands GroupNorm a bfloat16/float16 input while γ and β stay float32, and
+  // LibTorch 1.13's CPU kernel needs one dtype: normalize in γ's dtype (float32, as CUDA autocast
+  // runs group_norm); the next conv casts the float32 result down again.
+  if (auto gn = std::dynamic_pointer_cast<torch::nn::GroupNormImpl>(norm.ptr()))
+    if (gn->weight.defined() && x.scalar_type() != gn->weight.scalar_type())
+      return gn->forward(x.to(gn->weight.scalar_type()));
   return norm.forward(x);
 }
 

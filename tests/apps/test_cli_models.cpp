@@ -16,3 +16,13 @@ TEST(ModelsCommand, PrintsParametersAndConvGflops) {
   EXPECT_NE(r.out.find("resnet20             3x32x32         10      272,474     0.08"), std::string::npos) << r.out;
   expect_one_line_error(run("models vgg16"), "unknown model 'vgg16'");
 }
+
+TEST(ModelsCommand, ADetectorGetsItsParametersAndAuditRefusesIt) {
+  auto r = run("models maskrcnn_resnet50_fpn");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // torchvision's maskrcnn_resnet50_fpn (91 classes): 44,401,393 parameters with FrozenBatchNorm2d,
+  // whose γ and β are buffers; with BatchNorm2d (torchvision's choice without pretrained weights,
+  // and eshift's --norm bn) the backbone's 26,560 BN channels add γ and β: + 53,120
+  EXPECT_NE(r.out.find("maskrcnn_resnet50_fpn images          91   44,454,513        -"), std::string::npos) << r.out;
+  expect_one_line_error(run("audit --model maskrcnn_resnet18_fpn"), "maskrcnn_resnet18_fpn is a detector");
+}
