@@ -63,6 +63,87 @@ TEST(CliCoco, DetectEvalPrintsPycocotoolsLinesAndWritesTheTwelveNumbers) {
                         "has no segmentation (segm evaluation needs one)");
 }
 
+// A COCO folder of 80×80 images with one square object each (a rectangle polygon): train images
+// 1-4, val image 5 with a small object (20×20, area 400 < 32²) and val image 6 with a medium one
+// (50×50, 32² < 2500 < 96²). An evaluation that counts image 5 has small truths (APs ≥ 0, not −1),
+// one that counts image 6 medium ones (APm ≥ 0).
+void write_two_sizes_coco(const std::string& dir) {
+  std::filesystem::create_directories(dir + "/annotations");
+  json images[2] = {json::array(), json::array()}, annotations[2] = {json::array(), json::array()};
+  for (int id = 1; id <= 6; ++id) {
+    const int split = id <= 4 ? 0 : 1;
+    const std::string folder = split == 0 ? "train2017" : "val2017";
+    std::filesystem::create_directories(dir + "/" + folder);
+    write_bytes(dir + "/" + folder + "/" + std::to_string(id) + ".jpg", encode_jpeg(smooth_image(80, 80, id), 90));
+    images[split].push_back({{"id", id}, {"file_name", std::to_string(id) + ".jpg"}, {"height", 80}, {"width", 80}});
+    const double side = id == 5 ? 20 : id == 6 ? 50 : 20 + 8 * id, x = 5 + id, y = 8;
+    annotations[split].push_back({{"id", id}, {"image_id", id}, {"category_id", 1 + id % 2}, {"bbox", {x, y, side, side}},
+                                  {"area", side * side}, {"iscrowd", 0},
+                                  {"segmentation", {{x, y, x + side, y, x + side, y + side, x, y + side}}}});
+  }
+  const json categories = {{{"id", 1}, {"name", "square"}}, {{"id", 2}, {"name", "block"}}};
+  std::ofstream(dir + "/annotations/instances_train2017.json")
+      << json{{"images", images[0]}, {"categories", categories}, {"annotations", annotations[0]}}.dump();
+  std::ofstream(dir + "/annotations/instances_val2017.json")
+      << json{{"images", images[1]}, {"categories", categories}, {"annotations", annotations[1]}}.dump();
+}
+
+const std::string kSmallMaskRcnn =
+    " --task detect --data coco --model maskrcnn_resnet18_fpn --norm gn --min-size 64 --max-size 96 --batch-size 2 "
+    "--eval-batch-size 1 --lr 0.01 --box-batch-size-per-image 32 --fpn-channels 64 --rpn-pre-nms-top-n-train 200 "
+    "--rpn-post-nms-top-n-train 200 --epochs 1 --seed 4";
+
+// --amp bf16 with the detector: GroupNorm (in float32: LibTorch 1.13's CPU kernel takes one dtype),
+// RoIAlign, NMS and the five losses under bfloat16 autocast; finite losses and the evaluation's
+// 12 numbers of each type.
+TEST(CliCoco, MaskRcnnTrainsAndEvaluatesUnderBfloat16Autocast) {
+  TempDir dir;
+  write_two_sizes_coco(dir / "data");
+  const auto r = run("train" + kSmallMaskRcnn + " --data-dir " + (dir / "data") + " --amp bf16 --out " + (dir / "run"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("mixed bfloat16"), std::string::npos) << r.out;
+  const auto epochs = metrics(dir / "run");
+  ASSERT_EQ(epochs.size(), 1u);
+  for (const std::string loss : {"loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg"}) {
+    const double v = epochs[0].at("train_" + loss).get<double>();
+    EXPECT_TRUE(std::isfinite(v) && v >= 0) << loss << " = " << v;
+  }
+  // both val images counted: small and medium truths, no large ones
+  for (const std::string type : {"bbox", "segm"}) {
+    EXPECT_GE(epochs[0].at("test_" + type + "_APs").get<double>(), 0.0) << type;
+    EXPECT_GE(epochs[0].at("test_" + type + "_APm").get<double>(), 0.0) << type;
+    EXPECT_EQ(epochs[0].at("test_" + type + "_APl").get<double>(), -1.0) << type;
+  }
+}
+
+// eshift launch with the detector: each process evaluates its shard of the val split (one image
+// each here) and rank 0 scores the detections of both: small and medium truths are counted (an image
+// left out would make its size's AP −1), and the numbers equal `eshift eval` of the saved checkpoint
+// in one process.
+TEST(CliCoco, ALaunchedMaskRcnnRunScoresEveryProcesssDetectionsOnRankZero) {
+  TempDir dir;
+  write_two_sizes_coco(dir / "data");
+  const auto r = run("launch --nproc 2 -- train" + kSmallMaskRcnn + " --data-dir " + (dir / "data") + " --out " +
+                     (dir / "run"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("data parallel: 2 processes"), std::string::npos) << r.out;
+  const auto epochs = metrics(dir / "run");
+  ASSERT_EQ(epochs.size(), 1u);
+  for (const std::string type : {"bbox", "segm"}) {
+    EXPECT_GE(epochs[0].at("test_" + type + "_APs").get<double>(), 0.0) << type;
+    EXPECT_GE(epochs[0].at("test_" + type + "_APm").get<double>(), 0.0) << type;
+  }
+  const auto e = run("eval --checkpoint " + (dir / "run/checkpoint.pt") + " --data-dir " + (dir / "data"));
+  ASSERT_EQ(e.code, 0) << e.err;
+  for (const std::string type : {"bbox", "segm"})
+    for (const std::string n : {"AP", "AP50", "APs", "APm", "APl"}) {
+      char line[64];
+      std::snprintf(line, sizeof line, "%s_%-5s %7.4f", type.c_str(), n.c_str(),
+                    epochs[0].at("test_" + type + "_" + n).get<double>());
+      EXPECT_NE(e.out.find(line), std::string::npos) << line << " not in:\n" << e.out;
+    }
+}
+
 TEST(CliCoco, TheDetectionLoaderBatchesAGeneratedCocoFolderWithMasks) {
   TempDir dir;
   std::filesystem::create_directories(dir / "annotations");

@@ -10,6 +10,8 @@
 #include <fstream>
 
 #include "eshift/core/torch_compat.h"
+#include "eshift/models/model.h"
+#include "eshift/models/registry.h"
 #include "eshift/optim/regularized_sgd.h"
 #include "eshift/tasks/classification.h"
 #include "eshift/train/checkpoint.h"
@@ -173,4 +175,34 @@ TEST(MixedPrecision, Float16TrainingOnCpuWithLossScaling) {
   const auto lines = epoch_lines(dir / "run/metrics.jsonl");
   EXPECT_GT(lines[1].at("loss_scale").get<double>(), 0.0);
   for (const auto& p : trainer.model().parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+}
+
+// Under autocast a conv hands GroupNorm a bfloat16 input while γ and β stay float32; LibTorch 1.13's
+// CPU kernel takes one dtype (it failed with "expected scalar type BFloat16 but found Float"), so
+// models/layers.h normalizes in float32. The bfloat16 forward agrees with float32's within bfloat16's
+// rounding (8 significant bits: a relative 2⁻⁸ per rounding, a few percent through ResNet-8), and the
+// gradients are float32.
+TEST(MixedPrecision, GroupNormModelsRunUnderBfloat16Autocast) {
+  torch::manual_seed(0);
+  ModelSpec spec;
+  spec.name = "resnet8";
+  spec.norm = "gn";
+  spec.in_channels = 3;
+  auto model = build_model(spec);
+  const auto x = torch::randn({4, 3, 16, 16});
+  const auto reference = model->forward(x);
+  torch::Tensor y;
+  {
+    AutocastScope bf16(at::kCPU, torch::kBFloat16);
+    y = model->forward(x);
+  }
+  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);  // the classifier's linear layer
+  const double error = (y.to(torch::kFloat32) - reference).abs().max().item<double>();
+  EXPECT_LT(error, 0.05 * reference.abs().max().item<double>());
+  EXPECT_GT(error, 0.0);  // it did run in bfloat16
+  y.to(torch::kFloat32).pow(2).sum().backward();
+  for (const auto& p : model->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_EQ(p.value().grad().scalar_type(), torch::kFloat32) << p.key();
+  }
 }
