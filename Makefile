@@ -7,9 +7,10 @@ DEMO_ARGS ?=
 
 TORCH2_VENV ?= .venv-torch2
 TORCH2_BUILD_DIR ?= build-torch2
+TORCH2_CMAKE_ARGS ?=
 INTEROP_VENV ?= .venv-interop
 
-.PHONY: all deps configure build demo test build-torch2 test-torch2 bench-cpu test-sanitize fuzz bench bench-scaling bench-loader bench-coco bench-maskrcnn interop clean
+.PHONY: all deps configure build demo test build-torch2 test-torch2 bench-cpu test-sanitize fuzz bench bench-scaling bench-loader bench-coco bench-maskrcnn bench-detection-ops interop clean
 
 all: build
 
@@ -40,7 +41,7 @@ test-torch2: build-torch2
 # CPUs with AVX-512 BF16 or AMX, and the CUDA build; README "Which LibTorch").
 build-torch2: deps
 	bash scripts/install-torch2.sh $(TORCH2_VENV)
-	cmake -S . -B $(TORCH2_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	cmake -S . -B $(TORCH2_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(TORCH2_CMAKE_ARGS) \
 	  -DCMAKE_PREFIX_PATH="$$($(TORCH2_VENV)/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__) + ";" + torch.utils.cmake_prefix_path)')"
 	cmake --build $(TORCH2_BUILD_DIR) -j $(JOBS)
 
@@ -64,12 +65,13 @@ bench: deps
 	bash bench/setup.sh
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target eshift eshift_micro
-	./$(BUILD_DIR)/eshift_micro --benchmark_min_time=0.5
+	./$(BUILD_DIR)/eshift_micro --benchmark_min_time=0.5 --benchmark_filter=-'BM_RoIAlign|BM_Nms'
 	/usr/bin/python3 bench/compare.py $(BENCH_ARGS)
 	/usr/bin/python3 bench/scaling.py
 	$(MAKE) bench-loader
 	$(MAKE) bench-coco
 	$(MAKE) bench-maskrcnn
+	$(MAKE) bench-detection-ops
 
 # The ImageNet loader against torchvision's and against libjpeg-turbo's decode alone (bench/loader.py;
 # pip's torch, torchvision, pillow and scikit-image in INTEROP_VENV, made by scripts/interop.sh).
@@ -89,6 +91,15 @@ bench-coco: build
 bench-maskrcnn: build
 	bash scripts/interop.sh --venv-only $(INTEROP_VENV)
 	$(INTEROP_VENV)/bin/python bench/maskrcnn_bench.py --eshift $(BUILD_DIR)/eshift $(MASKRCNN_BENCH_ARGS)
+
+# RoIAlign and NMS as Mask R-CNN R50-FPN calls them, eshift's kernels (eshift_micro) against
+# torchvision.ops in the same run (bench/detection_ops.py; pip's torch + torchvision in INTEROP_VENV).
+bench-detection-ops: deps
+	bash bench/setup.sh
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target eshift_micro
+	bash scripts/interop.sh --venv-only $(INTEROP_VENV)
+	$(INTEROP_VENV)/bin/python bench/detection_ops.py --eshift-micro $(BUILD_DIR)/eshift_micro $(DETECTION_OPS_ARGS)
 
 # Data-parallel scaling alone: 2 processes x 1 thread vs 1 process x 2 threads, and the all-reduce
 # wait with and without overlap (bench/scaling.py).

@@ -11,6 +11,10 @@
 #include "eshift/core/placement.h"
 #include "eshift/optim/regularized_sgd.h"
 #include "eshift/models/resnet.h"
+#include "eshift/ops/nms.h"
+#include "eshift/ops/roi_align.h"
+
+#include <cmath>
 
 using namespace eshift;
 
@@ -96,6 +100,73 @@ static void BM_LoaderFashionMNIST(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 128);
 }
 BENCHMARK(BM_LoaderFashionMNIST)->Unit(benchmark::kMicrosecond);
+
+// ---- detection ops: the same inputs as bench/detection_ops.py builds for torchvision.ops (same formulas)
+// Box i of n in a width × height image: centre at the R2 low-discrepancy point (frac(i·a1)·width,
+// frac(i·a2)·height), sides 16 + frac(i·√2)·240 by 16 + frac(i·√3)·240 px, clipped to the image;
+// its score frac(i·φ). Computed in double, returned as float32.
+static double frac(double v) { return v - std::floor(v); }
+static torch::Tensor bench_boxes(int64_t n, double width, double height) {
+  auto boxes = torch::empty({n, 4}, torch::kFloat64);
+  auto b = boxes.accessor<double, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    const double cx = frac(i * 0.7548776662466927) * width, cy = frac(i * 0.5698402909980532) * height;
+    const double w = 16 + frac(i * 1.4142135623730951) * 240, h = 16 + frac(i * 1.7320508075688772) * 240;
+    b[i][0] = std::max(cx - w / 2, 0.0);
+    b[i][1] = std::max(cy - h / 2, 0.0);
+    b[i][2] = std::min(cx + w / 2, width);
+    b[i][3] = std::min(cy + h / 2, height);
+  }
+  return boxes.to(torch::kFloat32);
+}
+static torch::Tensor bench_scores(int64_t n) {
+  auto scores = torch::empty({n}, torch::kFloat64);
+  for (int64_t i = 0; i < n; ++i) scores[i] = frac(i * 0.6180339887498949);
+  return scores.to(torch::kFloat32);
+}
+
+// RoIAlign as Mask R-CNN R50-FPN's box head (7×7) or mask head (14×14) calls it at 800×1344 on P2:
+// features [2, 256, 200, 336] float32, spatial scale 1/4, sampling ratio 2, aligned false; K RoIs
+// alternating between the two images. args: output side, K, channels-last 0/1, backward 0/1 (the
+// forward, then the gradient of the sum w.r.t. the features).
+static void BM_RoIAlign(benchmark::State& state) {
+  torch::manual_seed(0);
+  const int64_t side = state.range(0), k = state.range(1);
+  auto features = torch::randn({2, 256, 200, 336});
+  if (state.range(2)) features = features.contiguous(at::MemoryFormat::ChannelsLast);
+  const bool backward = state.range(3) != 0;
+  features.requires_grad_(backward);
+  auto rois = torch::cat({torch::arange(k).remainder(2).to(torch::kFloat32).unsqueeze(1), bench_boxes(k, 1344, 800)}, 1);
+  for (auto _ : state) {
+    if (backward) features.mutable_grad() = torch::Tensor();
+    auto out = roi_align(features, rois, {side, side}, 0.25, 2, false);
+    if (backward) out.sum().backward();
+    benchmark::DoNotOptimize(out.data_ptr());
+  }
+  state.SetLabel(std::string(state.range(2) ? "channels-last" : "NCHW") + (backward ? ", forward+backward" : ", forward"));
+}
+BENCHMARK(BM_RoIAlign)
+    ->ArgsProduct({{7}, {1024}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{14}, {256}, {0, 1}, {0, 1}})
+    ->Unit(benchmark::kMillisecond);
+
+// NMS over n boxes of a 1344×800 image: args n, IoU threshold in percent, categories (0: nms, as the
+// RPN's per-image NMS at 0.7; c > 0: batched_nms with box i in category i mod c, as the box head's
+// per-class NMS at 0.5).
+static void BM_Nms(benchmark::State& state) {
+  const int64_t n = state.range(0), categories = state.range(2);
+  const double threshold = state.range(1) / 100.0;
+  const auto boxes = bench_boxes(n, 1344, 800);
+  const auto scores = bench_scores(n);
+  const auto idxs = categories > 0 ? torch::arange(n).remainder(categories) : torch::Tensor();
+  int64_t kept = 0;
+  for (auto _ : state) {
+    auto keep = categories > 0 ? batched_nms(boxes, scores, idxs, threshold) : nms(boxes, scores, threshold);
+    kept = keep.numel();
+  }
+  state.counters["kept"] = static_cast<double>(kept);
+}
+BENCHMARK(BM_Nms)->Args({4000, 70, 0})->Args({5000, 50, 80})->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));

@@ -6,10 +6,19 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 namespace eshift::test {
+
+// The whole file as a string ("" when it cannot be read).
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 // A fresh empty directory under the system temp dir, removed when the object dies.
 struct TempDir {

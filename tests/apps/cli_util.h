@@ -19,13 +19,6 @@ struct Result {
   std::string out, err;
 };
 
-inline std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Runs `eshift ARGS` (with --threads 2 unless ARGS sets it, or the command has no such flag:
 // detect-eval), with `env` ("NAME=value …") in its environment. The code of a process killed by
 // signal S is 128 + S, as the shell reports it.
