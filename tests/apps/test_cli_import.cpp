@@ -3,26 +3,18 @@
 #include <gtest/gtest.h>
 
 #include "cli_util.h"
+#include "interop/torch_fixtures.h"
 #include "eshift/interop/import_weights.h"
 #include "eshift/interop/torch_state_dict.h"
 
 using namespace eshift;
 
+using test::eval_logits;
+using test::fixture;
+using test::relative_diff;
+
 namespace {
-std::string fixture(const std::string& name) { return std::string(ESHIFT_FIXTURES) + "/" + name; }
-
 bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
-
-// max |a − b| / max(1, max |b|)
-double relative_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>() / std::max(1.0, b.abs().max().item<double>());
-}
-
-torch::Tensor eval_logits(Model& model) {
-  torch::NoGradGuard no_grad;
-  model.eval();
-  return model.forward(read_torch_tensor(fixture("resnet8_input.pt")));
-}
 }  // namespace
 
 TEST(ImportCli, ImportWritesACheckpointEvalLoadsAndTrainStartsFromIt) {

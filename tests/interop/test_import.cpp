@@ -14,11 +14,15 @@
 #include "eshift/nn/normalized_layers.h"
 #include "eshift/train/checkpoint.h"
 #include "test_util.h"
+#include "interop/torch_fixtures.h"
 
 using namespace eshift;
 
+using test::eval_logits;
+using test::fixture;
+using test::relative_diff;
+
 namespace {
-std::string fixture(const std::string& name) { return std::string(ESHIFT_FIXTURES) + "/" + name; }
 
 ModelSpec resnet8(int64_t width = 16, WeightFamily wnorm = WeightFamily::None) {
   ModelSpec spec;
@@ -42,16 +46,6 @@ std::string error_of(F&& f) {
 
 bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
 
-// max |a − b| / max(1, max |b|)
-double relative_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>() / std::max(1.0, b.abs().max().item<double>());
-}
-
-torch::Tensor eval_logits(Model& model) {
-  torch::NoGradGuard no_grad;
-  model.eval();
-  return model.forward(read_torch_tensor(fixture("resnet8_input.pt")));
-}
 }  // namespace
 
 TEST(ImportTorchFile, ReadsAStateDictAndStripsTheModulePrefix) {
