@@ -3,6 +3,8 @@
 #include <ATen/Dispatch.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <vector>
 
 namespace eshift {
@@ -24,6 +26,12 @@ torch::Tensor nms_cpu(const torch::Tensor& boxes, const torch::Tensor& scores, d
     x1[r] = p[0], y1[r] = p[1], x2[r] = p[2], y2[r] = p[3];
     area[r] = (x2[r] - x1[r]) * (y2[r] - y1[r]);
   }
+  // the threshold in T, chosen so that iou > threshold_t ⟺ iou > iou_threshold for every T value
+  // (torchvision compares in double): the largest T not above iou_threshold
+  T threshold_t = static_cast<T>(iou_threshold);
+  if (static_cast<double>(threshold_t) > iou_threshold)
+    threshold_t = std::nextafter(threshold_t, -std::numeric_limits<T>::infinity());
+
   std::vector<uint8_t> suppressed(n, 0);
   auto keep_t = torch::empty({n}, torch::kLong);
   int64_t* keep = keep_t.data_ptr<int64_t>();
@@ -32,13 +40,15 @@ torch::Tensor nms_cpu(const torch::Tensor& boxes, const torch::Tensor& scores, d
     if (suppressed[i]) continue;
     keep[kept++] = order[i];
     const T ix1 = x1[i], iy1 = y1[i], ix2 = x2[i], iy2 = y2[i], iarea = area[i];
+    // branch-free, so that the compiler vectorizes it: testing an already suppressed box again
+    // changes nothing (the flag only goes from 0 to 1)
+    uint8_t* sup = suppressed.data();
     for (int64_t j = i + 1; j < n; ++j) {
-      if (suppressed[j]) continue;
       const T w = std::max(static_cast<T>(0), std::min(ix2, x2[j]) - std::max(ix1, x1[j]));
       const T h = std::max(static_cast<T>(0), std::min(iy2, y2[j]) - std::max(iy1, y1[j]));
       const T inter = w * h;
       const T iou = inter / (iarea + area[j] - inter);
-      if (iou > iou_threshold) suppressed[j] = 1;
+      sup[j] |= static_cast<uint8_t>(iou > threshold_t);
     }
   }
   return keep_t.narrow(0, 0, kept);

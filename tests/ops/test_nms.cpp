@@ -87,6 +87,12 @@ TEST(Nms, IouExactlyAtThresholdIsNotSuppressed) {
   EXPECT_EQ(nms_as_vector(nms(boxes, scores, 0.5)), (std::vector<int64_t>{0, 1}));
   EXPECT_EQ(nms_as_vector(nms(boxes, scores, 0.4999)), (std::vector<int64_t>{0}));
   EXPECT_EQ(nms_as_vector(nms(boxes.to(torch::kFloat), scores.to(torch::kFloat), 0.5)), (std::vector<int64_t>{0, 1}));
+  // the threshold is a double, as torchvision's: [0,0,10,1] and [0,0,1,1] have IoU 1/10, which
+  // rounds to 0.1f = 0.100000001… in float32, above the double 0.1 (suppressed), and is exactly the
+  // double 0.1 in float64 (kept). Comparing in float32 against 0.1f would keep both.
+  auto tenth = nms_boxes({0, 0, 10, 1, 0, 0, 1, 1});
+  EXPECT_EQ(nms_as_vector(nms(tenth.to(torch::kFloat), scores.to(torch::kFloat), 0.1)), (std::vector<int64_t>{0}));
+  EXPECT_EQ(nms_as_vector(nms(tenth, scores, 0.1)), (std::vector<int64_t>{0, 1}));
   // boxes sharing only an edge have IoU 0: kept even at threshold 0
   auto touching = nms_boxes({0, 0, 1, 1, 1, 0, 2, 1});
   EXPECT_EQ(nms_as_vector(nms(touching, scores, 0.0)), (std::vector<int64_t>{0, 1}));
