@@ -90,25 +90,25 @@ void ModelFlags::add(CLI::App& app, ModelSpec& spec) {
   // Mask R-CNN: torchvision's MaskRCNN keyword arguments, same names and defaults
   auto& d = spec.detector;
   auto* g = app.add_option_group("Detector (maskrcnn_*: torchvision's MaskRCNN arguments)");
-  g->add_option("--rpn-pre-nms-top-n-train", d.rpn_pre_nms_top_n_train, "RPN: proposals a level before NMS, training")->capture_default_str();
-  g->add_option("--rpn-pre-nms-top-n-test", d.rpn_pre_nms_top_n_test, "RPN: proposals a level before NMS, evaluation")->capture_default_str();
-  g->add_option("--rpn-post-nms-top-n-train", d.rpn_post_nms_top_n_train, "RPN: proposals an image after NMS, training")->capture_default_str();
-  g->add_option("--rpn-post-nms-top-n-test", d.rpn_post_nms_top_n_test, "RPN: proposals an image after NMS, evaluation")->capture_default_str();
-  g->add_option("--rpn-nms-thresh", d.rpn_nms_thresh, "RPN: NMS IoU threshold")->capture_default_str();
-  g->add_option("--rpn-fg-iou-thresh", d.rpn_fg_iou_thresh, "RPN: anchors at least this IoU with an object are positive")->capture_default_str();
-  g->add_option("--rpn-bg-iou-thresh", d.rpn_bg_iou_thresh, "RPN: anchors below this IoU with every object are background")->capture_default_str();
-  g->add_option("--rpn-batch-size-per-image", d.rpn_batch_size_per_image, "RPN: anchors sampled an image for its losses")->capture_default_str();
-  g->add_option("--rpn-positive-fraction", d.rpn_positive_fraction, "RPN: largest positive share of the sampled anchors")->capture_default_str();
-  g->add_option("--rpn-score-thresh", d.rpn_score_thresh, "RPN: proposals scoring below this are dropped")->capture_default_str();
-  g->add_option("--box-score-thresh", d.box_score_thresh, "detections scoring at most this are dropped")->capture_default_str();
-  g->add_option("--box-nms-thresh", d.box_nms_thresh, "detections: NMS IoU threshold, per class")->capture_default_str();
-  g->add_option("--box-detections-per-img", d.box_detections_per_img, "detections kept an image")->capture_default_str();
-  g->add_option("--box-fg-iou-thresh", d.box_fg_iou_thresh, "box head: proposals at least this IoU with an object are positive")->capture_default_str();
-  g->add_option("--box-bg-iou-thresh", d.box_bg_iou_thresh, "box head: proposals below this IoU are background")->capture_default_str();
-  g->add_option("--box-batch-size-per-image", d.box_batch_size_per_image, "box head: proposals sampled an image for its losses")->capture_default_str();
-  g->add_option("--box-positive-fraction", d.box_positive_fraction, "box head: largest positive share of the sampled proposals")->capture_default_str();
+  g->add_option("--rpn-pre-nms-top-n-train", d.rpn.pre_nms_top_n_train, "RPN: proposals a level before NMS, training")->capture_default_str();
+  g->add_option("--rpn-pre-nms-top-n-test", d.rpn.pre_nms_top_n_test, "RPN: proposals a level before NMS, evaluation")->capture_default_str();
+  g->add_option("--rpn-post-nms-top-n-train", d.rpn.post_nms_top_n_train, "RPN: proposals an image after NMS, training")->capture_default_str();
+  g->add_option("--rpn-post-nms-top-n-test", d.rpn.post_nms_top_n_test, "RPN: proposals an image after NMS, evaluation")->capture_default_str();
+  g->add_option("--rpn-nms-thresh", d.rpn.nms_thresh, "RPN: NMS IoU threshold")->capture_default_str();
+  g->add_option("--rpn-fg-iou-thresh", d.rpn.fg_iou_thresh, "RPN: anchors at least this IoU with an object are positive")->capture_default_str();
+  g->add_option("--rpn-bg-iou-thresh", d.rpn.bg_iou_thresh, "RPN: anchors below this IoU with every object are background")->capture_default_str();
+  g->add_option("--rpn-batch-size-per-image", d.rpn.batch_size_per_image, "RPN: anchors sampled an image for its losses")->capture_default_str();
+  g->add_option("--rpn-positive-fraction", d.rpn.positive_fraction, "RPN: largest positive share of the sampled anchors")->capture_default_str();
+  g->add_option("--rpn-score-thresh", d.rpn.score_thresh, "RPN: proposals scoring below this are dropped")->capture_default_str();
+  g->add_option("--box-score-thresh", d.box.score_thresh, "detections scoring at most this are dropped")->capture_default_str();
+  g->add_option("--box-nms-thresh", d.box.nms_thresh, "detections: NMS IoU threshold, per class")->capture_default_str();
+  g->add_option("--box-detections-per-img", d.box.detections_per_img, "detections kept an image")->capture_default_str();
+  g->add_option("--box-fg-iou-thresh", d.box.fg_iou_thresh, "box head: proposals at least this IoU with an object are positive")->capture_default_str();
+  g->add_option("--box-bg-iou-thresh", d.box.bg_iou_thresh, "box head: proposals below this IoU are background")->capture_default_str();
+  g->add_option("--box-batch-size-per-image", d.box.batch_size_per_image, "box head: proposals sampled an image for its losses")->capture_default_str();
+  g->add_option("--box-positive-fraction", d.box.positive_fraction, "box head: largest positive share of the sampled proposals")->capture_default_str();
   g->add_option("--fpn-channels", d.fpn_channels, "width of the feature pyramid, the RPN head and the mask head")->capture_default_str();
-  g->add_option("--representation-size", d.representation_size, "width of the box head's two layers")->capture_default_str();
+  g->add_option("--representation-size", d.box.representation_size, "width of the box head's two layers")->capture_default_str();
   g->add_option("--trainable-backbone-layers", d.trainable_backbone_layers,
                 "backbone stages that train, from the last (5: all; torchvision's for a pretrained backbone: 3)")
       ->capture_default_str();

@@ -63,13 +63,10 @@ class ModelsCommand : public Command {
       const std::string image = image_given ? image_ : cifar ? "3x32x32" : "3x224x224";
       int64_t height = 0, width = 0;
       std::tie(spec.in_channels, height, width) = parse_image(image);
-      spec.num_classes = classes_given ? classes_ : cifar ? 10 : 1000;
       spec.name = name;
+      // a detector's default is torchvision's: COCO's 90 category ids and the background
+      spec.num_classes = classes_given ? classes_ : spec.is_detector() ? 91 : cifar ? 10 : 1000;
       auto model = build_model(spec);
-      if (model->is_detector() && !classes_given) {  // torchvision's default: COCO's 90 ids and the background
-        spec.num_classes = 91;
-        model = build_model(spec);
-      }
       int64_t parameters = 0;
       for (const auto& p : model->parameters()) parameters += p.numel();
       if (model->is_detector()) {  // its convs' work depends on the image size and the proposals

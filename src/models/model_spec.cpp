@@ -28,30 +28,28 @@ namespace {
 // name ↔ field of every detector setting, in torchvision's order
 template <typename F>
 void each_detector_setting(DetectorSettings& d, F&& f) {
-  f("rpn_pre_nms_top_n_train", d.rpn_pre_nms_top_n_train);
-  f("rpn_pre_nms_top_n_test", d.rpn_pre_nms_top_n_test);
-  f("rpn_post_nms_top_n_train", d.rpn_post_nms_top_n_train);
-  f("rpn_post_nms_top_n_test", d.rpn_post_nms_top_n_test);
-  f("rpn_nms_thresh", d.rpn_nms_thresh);
-  f("rpn_fg_iou_thresh", d.rpn_fg_iou_thresh);
-  f("rpn_bg_iou_thresh", d.rpn_bg_iou_thresh);
-  f("rpn_batch_size_per_image", d.rpn_batch_size_per_image);
-  f("rpn_positive_fraction", d.rpn_positive_fraction);
-  f("rpn_score_thresh", d.rpn_score_thresh);
-  f("box_score_thresh", d.box_score_thresh);
-  f("box_nms_thresh", d.box_nms_thresh);
-  f("box_detections_per_img", d.box_detections_per_img);
-  f("box_fg_iou_thresh", d.box_fg_iou_thresh);
-  f("box_bg_iou_thresh", d.box_bg_iou_thresh);
-  f("box_batch_size_per_image", d.box_batch_size_per_image);
-  f("box_positive_fraction", d.box_positive_fraction);
+  f("rpn_pre_nms_top_n_train", d.rpn.pre_nms_top_n_train);
+  f("rpn_pre_nms_top_n_test", d.rpn.pre_nms_top_n_test);
+  f("rpn_post_nms_top_n_train", d.rpn.post_nms_top_n_train);
+  f("rpn_post_nms_top_n_test", d.rpn.post_nms_top_n_test);
+  f("rpn_nms_thresh", d.rpn.nms_thresh);
+  f("rpn_fg_iou_thresh", d.rpn.fg_iou_thresh);
+  f("rpn_bg_iou_thresh", d.rpn.bg_iou_thresh);
+  f("rpn_batch_size_per_image", d.rpn.batch_size_per_image);
+  f("rpn_positive_fraction", d.rpn.positive_fraction);
+  f("rpn_score_thresh", d.rpn.score_thresh);
+  f("box_score_thresh", d.box.score_thresh);
+  f("box_nms_thresh", d.box.nms_thresh);
+  f("box_detections_per_img", d.box.detections_per_img);
+  f("box_fg_iou_thresh", d.box.fg_iou_thresh);
+  f("box_bg_iou_thresh", d.box.bg_iou_thresh);
+  f("box_batch_size_per_image", d.box.batch_size_per_image);
+  f("box_positive_fraction", d.box.positive_fraction);
   f("fpn_channels", d.fpn_channels);
-  f("representation_size", d.representation_size);
+  f("representation_size", d.box.representation_size);
   f("trainable_backbone_layers", d.trainable_backbone_layers);
   f("frozen_backbone_bn", d.frozen_backbone_bn);
 }
-
-bool is_detector_name(const std::string& name) { return name.rfind("maskrcnn_", 0) == 0; }
 
 std::string flag_of(const std::string& setting) {
   std::string flag = "--" + setting;
@@ -66,26 +64,26 @@ void DetectorSettings::validate() const {
   each_detector_setting(d, [](const std::string& name, auto value) {
     if (!(value >= 0)) throw std::invalid_argument(flag_of(name) + " must be >= 0, got " + std::to_string(value));
   });
-  for (auto [name, value] : {std::pair<const char*, double>{"rpn_nms_thresh", rpn_nms_thresh},
-                             {"rpn_fg_iou_thresh", rpn_fg_iou_thresh}, {"rpn_bg_iou_thresh", rpn_bg_iou_thresh},
-                             {"rpn_positive_fraction", rpn_positive_fraction}, {"box_nms_thresh", box_nms_thresh},
-                             {"box_fg_iou_thresh", box_fg_iou_thresh}, {"box_bg_iou_thresh", box_bg_iou_thresh},
-                             {"box_positive_fraction", box_positive_fraction}})
+  for (auto [name, value] : {std::pair<const char*, double>{"rpn_nms_thresh", rpn.nms_thresh},
+                             {"rpn_fg_iou_thresh", rpn.fg_iou_thresh}, {"rpn_bg_iou_thresh", rpn.bg_iou_thresh},
+                             {"rpn_positive_fraction", rpn.positive_fraction}, {"box_nms_thresh", box.nms_thresh},
+                             {"box_fg_iou_thresh", box.fg_iou_thresh}, {"box_bg_iou_thresh", box.bg_iou_thresh},
+                             {"box_positive_fraction", box.positive_fraction}})
     if (value > 1) throw std::invalid_argument(flag_of(name) + " must be in [0, 1], got " + std::to_string(value));
   if (trainable_backbone_layers > 5)
     throw std::invalid_argument("--trainable-backbone-layers must be 0..5, got " + std::to_string(trainable_backbone_layers));
-  if (rpn_bg_iou_thresh > rpn_fg_iou_thresh)
+  if (rpn.bg_iou_thresh > rpn.fg_iou_thresh)
     throw std::invalid_argument("--rpn-bg-iou-thresh must not exceed --rpn-fg-iou-thresh");
-  if (box_bg_iou_thresh > box_fg_iou_thresh)
+  if (box.bg_iou_thresh > box.fg_iou_thresh)
     throw std::invalid_argument("--box-bg-iou-thresh must not exceed --box-fg-iou-thresh");
-  for (auto [name, value] : {std::pair<const char*, int64_t>{"rpn_pre_nms_top_n_train", rpn_pre_nms_top_n_train},
-                             {"rpn_pre_nms_top_n_test", rpn_pre_nms_top_n_test},
-                             {"rpn_post_nms_top_n_train", rpn_post_nms_top_n_train},
-                             {"rpn_post_nms_top_n_test", rpn_post_nms_top_n_test},
-                             {"rpn_batch_size_per_image", rpn_batch_size_per_image},
-                             {"box_detections_per_img", box_detections_per_img},
-                             {"box_batch_size_per_image", box_batch_size_per_image},
-                             {"fpn_channels", fpn_channels}, {"representation_size", representation_size}})
+  for (auto [name, value] : {std::pair<const char*, int64_t>{"rpn_pre_nms_top_n_train", rpn.pre_nms_top_n_train},
+                             {"rpn_pre_nms_top_n_test", rpn.pre_nms_top_n_test},
+                             {"rpn_post_nms_top_n_train", rpn.post_nms_top_n_train},
+                             {"rpn_post_nms_top_n_test", rpn.post_nms_top_n_test},
+                             {"rpn_batch_size_per_image", rpn.batch_size_per_image},
+                             {"box_detections_per_img", box.detections_per_img},
+                             {"box_batch_size_per_image", box.batch_size_per_image},
+                             {"fpn_channels", fpn_channels}, {"representation_size", box.representation_size}})
     if (value < 1) throw std::invalid_argument(flag_of(name) + " must be >= 1, got " + std::to_string(value));
 }
 
@@ -93,7 +91,7 @@ std::string ModelSpec::to_json() const {
   nlohmann::json j{{"name", name},          {"wnorm", family_name(wnorm)}, {"norm", norm},
                    {"gn_groups", gn_groups}, {"ws_delta", ws.delta},      {"ws_delta_inside_sqrt", ws.delta_inside_sqrt},
                    {"in_channels", in_channels}, {"num_classes", num_classes}, {"width", width}};
-  if (is_detector_name(name)) {
+  if (is_detector()) {
     auto d = detector;
     each_detector_setting(d, [&](const std::string& key, auto value) { j["detector"][key] = value; });
   }

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "apps/cli_util.h"
+#include "data/coco_files.h"
 #include "data/image_files.h"
 #include "eshift/data/jpeg.h"
 
@@ -68,24 +69,12 @@ TEST(CliCoco, DetectEvalPrintsPycocotoolsLinesAndWritesTheTwelveNumbers) {
 // (50×50, 32² < 2500 < 96²). An evaluation that counts image 5 has small truths (APs ≥ 0, not −1),
 // one that counts image 6 medium ones (APm ≥ 0).
 void write_two_sizes_coco(const std::string& dir) {
-  std::filesystem::create_directories(dir + "/annotations");
-  json images[2] = {json::array(), json::array()}, annotations[2] = {json::array(), json::array()};
+  std::vector<CocoTestImage> images;
   for (int id = 1; id <= 6; ++id) {
-    const int split = id <= 4 ? 0 : 1;
-    const std::string folder = split == 0 ? "train2017" : "val2017";
-    std::filesystem::create_directories(dir + "/" + folder);
-    write_bytes(dir + "/" + folder + "/" + std::to_string(id) + ".jpg", encode_jpeg(smooth_image(80, 80, id), 90));
-    images[split].push_back({{"id", id}, {"file_name", std::to_string(id) + ".jpg"}, {"height", 80}, {"width", 80}});
-    const double side = id == 5 ? 20 : id == 6 ? 50 : 20 + 8 * id, x = 5 + id, y = 8;
-    annotations[split].push_back({{"id", id}, {"image_id", id}, {"category_id", 1 + id % 2}, {"bbox", {x, y, side, side}},
-                                  {"area", side * side}, {"iscrowd", 0},
-                                  {"segmentation", {{x, y, x + side, y, x + side, y + side, x, y + side}}}});
+    const double side = id == 5 ? 20 : id == 6 ? 50 : 20 + 8 * id;
+    images.push_back({id, /*val=*/id > 4, 80, 80, {{5.0 + id, 8, side, side, 1 + id % 2}}});
   }
-  const json categories = {{{"id", 1}, {"name", "square"}}, {{"id", 2}, {"name", "block"}}};
-  std::ofstream(dir + "/annotations/instances_train2017.json")
-      << json{{"images", images[0]}, {"categories", categories}, {"annotations", annotations[0]}}.dump();
-  std::ofstream(dir + "/annotations/instances_val2017.json")
-      << json{{"images", images[1]}, {"categories", categories}, {"annotations", annotations[1]}}.dump();
+  write_coco_folder(dir, images, {{{"id", 1}, {"name", "square"}}, {{"id", 2}, {"name", "block"}}});
 }
 
 const std::string kSmallMaskRcnn =

@@ -67,10 +67,7 @@ TEST(Equivalence, FailsWhenTheRateScheduleIsOffByOneStep) {
 }
 
 namespace {
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using eshift::test::slurp;
 
 // An experiment on a few Fashion-MNIST images: resnet8, 64 training and 40 test images, 1 epoch.
 ExperimentOptions tiny_experiment(const std::string& out) {

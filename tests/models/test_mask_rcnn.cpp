@@ -49,16 +49,21 @@ Batch detection_batch() {
   return batch;
 }
 
+// A reduced detector: a 32-wide pyramid and mask head, a 128-wide box head, fewer proposals.
+ModelSpec small_mask_rcnn_spec(WeightFamily family) {
+  auto spec = mask_rcnn_spec(family);
+  auto& d = spec.detector;
+  d.rpn.pre_nms_top_n_train = d.rpn.post_nms_top_n_train = 300;
+  d.rpn.pre_nms_top_n_test = d.rpn.post_nms_top_n_test = 100;
+  d.box.batch_size_per_image = 64;
+  d.box.representation_size = 128;
+  d.fpn_channels = 32;
+  return spec;
+}
+
 std::shared_ptr<MaskRcnnImpl> small_mask_rcnn(WeightFamily family) {
-  RpnOptions rpn;
-  rpn.pre_nms_top_n_train = rpn.post_nms_top_n_train = 300;
-  rpn.pre_nms_top_n_test = rpn.post_nms_top_n_test = 100;
-  RoiHeadsOptions heads;
-  heads.batch_size_per_image = 64;
-  heads.representation_size = 128;
-  heads.mask_channels = 32;
   torch::manual_seed(0);
-  return std::make_shared<MaskRcnnImpl>(mask_rcnn_spec(family), rpn, heads);
+  return std::make_shared<MaskRcnnImpl>(small_mask_rcnn_spec(family));
 }
 
 double total(const ModelOutput& out) {
@@ -176,11 +181,9 @@ TEST(MaskRcnn, ImagesWithoutObjectsAreBackgroundAndNothingDetectedIsNoError) {
   sum.backward();  // the zero losses still reach the graph
   // evaluation with a threshold no score passes: no detections, empty masks of the right size
   torch::NoGradGuard no_grad;
-  RoiHeadsOptions heads;
-  heads.score_thresh = 1.0;
-  heads.representation_size = 128;
-  heads.mask_channels = 32;
-  MaskRcnnImpl none(mask_rcnn_spec(WeightFamily::WS), RpnOptions{}, heads);
+  auto threshold_spec = small_mask_rcnn_spec(WeightFamily::WS);
+  threshold_spec.detector.box.score_thresh = 1.0;
+  MaskRcnnImpl none(threshold_spec);
   none.eval();
   const auto detections = none.forward_batch(batch).detections;
   ASSERT_EQ(detections.size(), 2u);

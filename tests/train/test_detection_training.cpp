@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "data/coco_files.h"
 #include "data/image_files.h"
 #include "eshift/data/jpeg.h"
 #include "eshift/nn/param_roles.h"
@@ -28,27 +29,13 @@ namespace {
 // masks are the ground truth's at the original size); boxes inside the images, one rectangle
 // polygon each; categories 5 and 9. Train: images 1-4, val: images 5-6.
 void write_coco(const std::string& dir) {
-  std::filesystem::create_directories(dir + "/annotations");
-  json images[2] = {json::array(), json::array()}, annotations[2] = {json::array(), json::array()};
-  int annotation_id = 0;
+  std::vector<CocoTestImage> images;
   for (int id = 1; id <= 6; ++id) {
-    const int split = id <= 4 ? 0 : 1, width = 60 + 10 * id;
-    const std::string folder = split == 0 ? "train2017" : "val2017";
-    std::filesystem::create_directories(dir + "/" + folder);
-    write_bytes(dir + "/" + folder + "/" + std::to_string(id) + ".jpg", encode_jpeg(smooth_image(width, 60, id), 90));
-    images[split].push_back({{"id", id}, {"file_name", std::to_string(id) + ".jpg"}, {"height", 60}, {"width", width}});
-    for (int k = 0; k < 1 + id % 2; ++k) {
-      const double x = 4 + 25 * k, y = 6 + 3 * id, w = 20, h = 14 + 2 * k;
-      annotations[split].push_back({{"id", ++annotation_id}, {"image_id", id}, {"category_id", k == 0 ? 5 : 9},
-                                    {"bbox", {x, y, w, h}}, {"area", w * h}, {"iscrowd", 0},
-                                    {"segmentation", {{x, y, x + w, y, x + w, y + h, x, y + h}}}});
-    }
+    CocoTestImage im{id, /*val=*/id > 4, 60 + 10 * id, 60, {}};
+    for (int k = 0; k < 1 + id % 2; ++k) im.objects.push_back({4.0 + 25 * k, 6.0 + 3 * id, 20, 14.0 + 2 * k, k == 0 ? 5 : 9});
+    images.push_back(im);
   }
-  const json categories = {{{"id", 5}, {"name", "cat"}}, {{"id", 9}, {"name", "dog"}}};
-  std::ofstream(dir + "/annotations/instances_train2017.json")
-      << json{{"images", images[0]}, {"categories", categories}, {"annotations", annotations[0]}}.dump();
-  std::ofstream(dir + "/annotations/instances_val2017.json")
-      << json{{"images", images[1]}, {"categories", categories}, {"annotations", annotations[1]}}.dump();
+  write_coco_folder(dir, images, {{{"id", 5}, {"name", "cat"}}, {{"id", 9}, {"name", "dog"}}});
 }
 
 // Training: loss_box_reg, the mean squared move of the boxes' coordinates by `offset` (through

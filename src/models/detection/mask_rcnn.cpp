@@ -21,42 +21,7 @@ std::string MaskRcnnImpl::backbone_name(const std::string& name) {
   return name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
 }
 
-namespace {
-RpnOptions rpn_options(const DetectorSettings& d) {
-  RpnOptions o;
-  o.pre_nms_top_n_train = d.rpn_pre_nms_top_n_train;
-  o.pre_nms_top_n_test = d.rpn_pre_nms_top_n_test;
-  o.post_nms_top_n_train = d.rpn_post_nms_top_n_train;
-  o.post_nms_top_n_test = d.rpn_post_nms_top_n_test;
-  o.nms_thresh = d.rpn_nms_thresh;
-  o.score_thresh = d.rpn_score_thresh;
-  o.fg_iou_thresh = d.rpn_fg_iou_thresh;
-  o.bg_iou_thresh = d.rpn_bg_iou_thresh;
-  o.batch_size_per_image = d.rpn_batch_size_per_image;
-  o.positive_fraction = d.rpn_positive_fraction;
-  return o;
-}
-
-RoiHeadsOptions roi_heads_options(const DetectorSettings& d) {
-  RoiHeadsOptions o;
-  o.fg_iou_thresh = d.box_fg_iou_thresh;
-  o.bg_iou_thresh = d.box_bg_iou_thresh;
-  o.batch_size_per_image = d.box_batch_size_per_image;
-  o.positive_fraction = d.box_positive_fraction;
-  o.score_thresh = d.box_score_thresh;
-  o.nms_thresh = d.box_nms_thresh;
-  o.detections_per_image = d.box_detections_per_img;
-  o.representation_size = d.representation_size;
-  o.mask_channels = d.fpn_channels;
-  return o;
-}
-}  // namespace
-
-MaskRcnnImpl::MaskRcnnImpl(const ModelSpec& spec)
-    : MaskRcnnImpl(spec, rpn_options(spec.detector), roi_heads_options(spec.detector), spec.detector.fpn_channels) {}
-
-MaskRcnnImpl::MaskRcnnImpl(const ModelSpec& spec, RpnOptions rpn, RoiHeadsOptions heads, int64_t fpn_channels)
-    : Model(spec) {
+MaskRcnnImpl::MaskRcnnImpl(const ModelSpec& spec) : Model(spec) {
   ModelSpec backbone = spec;
   backbone.name = backbone_name(spec.name);
   backbone.num_classes = 1000;  // its classifier is dropped
@@ -64,9 +29,9 @@ MaskRcnnImpl::MaskRcnnImpl(const ModelSpec& spec, RpnOptions rpn, RoiHeadsOption
   backbone_->unregister_module("fc");
   register_module("backbone", backbone_);
   freeze_backbone(spec.detector.trainable_backbone_layers, spec.detector.frozen_backbone_bn);
-  fpn_ = register_module("fpn", FeaturePyramid(spec, backbone_->feature_channels(), fpn_channels));
-  rpn_ = register_module("rpn", RegionProposalNetwork(fpn_->channels(), AnchorGenerator::fpn_default(), rpn));
-  roi_heads_ = register_module("roi_heads", RoiHeads(spec, fpn_->channels(), spec.num_classes, heads));
+  fpn_ = register_module("fpn", FeaturePyramid(spec, backbone_->feature_channels(), spec.detector.fpn_channels));
+  rpn_ = register_module("rpn", RegionProposalNetwork(fpn_->channels(), AnchorGenerator::fpn_default(), spec.detector.rpn));
+  roi_heads_ = register_module("roi_heads", RoiHeads(spec, fpn_->channels(), spec.num_classes, spec.detector.box));
 }
 
 void MaskRcnnImpl::freeze_backbone(int64_t trainable_layers, bool frozen_bn) {

@@ -27,8 +27,6 @@ class MaskRcnnImpl : public Model {
  public:
   // The settings of spec.detector (torchvision's defaults unless flags changed them).
   explicit MaskRcnnImpl(const ModelSpec& spec);
-  // Settings given here instead (tests: smaller heads).
-  MaskRcnnImpl(const ModelSpec& spec, RpnOptions rpn, RoiHeadsOptions heads, int64_t fpn_channels = 256);
   bool is_detector() const override { return true; }
   torch::Tensor forward(torch::Tensor x) override;  // refuses: a detector reads batches
   ModelOutput forward_batch(const Batch& batch) override;

@@ -26,8 +26,8 @@ RoiHeadsImpl::RoiHeadsImpl(const ModelSpec& spec, int64_t channels, int64_t num_
   mask_head = register_module("mask_head", torch::nn::Sequential());
   int64_t in = channels;
   for (int i = 0; i < 4; ++i) {
-    mask_head->push_back(HeadConv(spec, in, options_.mask_channels, 3, /*relu=*/true, HeadConvInit::KaimingNormalFanOut));
-    in = options_.mask_channels;
+    mask_head->push_back(HeadConv(spec, in, channels, 3, /*relu=*/true, HeadConvInit::KaimingNormalFanOut));
+    in = channels;
   }
   conv5_mask = register_module(
       "conv5_mask", torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(in, in, 2).stride(2)));
@@ -143,7 +143,7 @@ RoiHeadsOutput RoiHeadsImpl::forward(const std::vector<torch::Tensor>& features_
     boxes = boxes.index({keep}), scores = scores.index({keep}), labels_i = labels_i.index({keep});
     keep = remove_small_boxes(boxes, 1e-2);
     boxes = boxes.index({keep}), scores = scores.index({keep}), labels_i = labels_i.index({keep});
-    keep = batched_nms(boxes, scores, labels_i, options_.nms_thresh).slice(0, 0, options_.detections_per_image);
+    keep = batched_nms(boxes, scores, labels_i, options_.nms_thresh).slice(0, 0, options_.detections_per_img);
     RoiHeadsOutput::Image d;
     d.boxes = boxes.index({keep});
     d.scores = scores.index({keep});

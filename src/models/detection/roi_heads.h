@@ -31,19 +31,9 @@
 #include "eshift/models/detection/head_conv.h"
 #include "eshift/models/detection/proposal_matching.h"
 #include "eshift/models/detection/roi_pooler.h"
-#include "eshift/models/model_spec.h"
+#include "eshift/models/model_spec.h"  // and RoiHeadsOptions (detector_settings.h)
 
 namespace eshift {
-
-struct RoiHeadsOptions {  // torchvision's defaults for Mask R-CNN
-  double fg_iou_thresh = 0.5, bg_iou_thresh = 0.5;
-  int64_t batch_size_per_image = 512;
-  double positive_fraction = 0.25;
-  double score_thresh = 0.05, nms_thresh = 0.5;
-  int64_t detections_per_image = 100;
-  int64_t representation_size = 1024;  // fc6, fc7
-  int64_t mask_channels = 256;         // each conv of the mask head
-};
 
 struct RoiHeadsOutput {
   std::vector<std::pair<std::string, torch::Tensor>> losses;  // training
@@ -55,7 +45,8 @@ struct RoiHeadsOutput {
 
 class RoiHeadsImpl : public torch::nn::Module {
  public:
-  // `spec`: the family of the mask head's convs; `channels`: the pyramid's; `num_classes`: K + 1.
+  // `spec`: the family of the mask head's convs; `channels`: the pyramid's, and the width of the
+  // mask head's convs; `num_classes`: K + 1.
   RoiHeadsImpl(const ModelSpec& spec, int64_t channels, int64_t num_classes, RoiHeadsOptions options);
   // features: P2–P5; proposals: per image [n_i, 4]; targets: the objects, needed in training.
   RoiHeadsOutput forward(const std::vector<torch::Tensor>& features, std::vector<torch::Tensor> proposals,

@@ -28,17 +28,9 @@
 #include "eshift/models/detection/anchor_generator.h"
 #include "eshift/models/detection/box_coder.h"
 #include "eshift/models/detection/proposal_matching.h"
+#include "eshift/models/detector_settings.h"  // RpnOptions
 
 namespace eshift {
-
-struct RpnOptions {  // torchvision's defaults for Faster/Mask R-CNN
-  int64_t pre_nms_top_n_train = 2000, pre_nms_top_n_test = 1000;
-  int64_t post_nms_top_n_train = 2000, post_nms_top_n_test = 1000;
-  double nms_thresh = 0.7, score_thresh = 0.0;
-  double fg_iou_thresh = 0.7, bg_iou_thresh = 0.3;
-  int64_t batch_size_per_image = 256;
-  double positive_fraction = 0.5;
-};
 
 class RpnHeadImpl : public torch::nn::Module {
  public:
