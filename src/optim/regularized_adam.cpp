@@ -62,7 +62,8 @@ void RegularizedAdam::load(torch::serialize::InputArchive& archive) {
 }
 
 // ------------------------------------------------------------------ construction
-void RegularizedAdam::check(const RegularizedAdamOptions& o) {
+void RegularizedAdamOptions::check() const {
+  const auto& o = *this;
   TORCH_CHECK(o.lr() >= 0, "invalid learning rate: ", o.lr());
   TORCH_CHECK(o.beta1() >= 0 && o.beta1() < 1, "invalid beta1: ", o.beta1(), " (must be in [0, 1))");
   TORCH_CHECK(o.beta2() >= 0 && o.beta2() < 1, "invalid beta2: ", o.beta2(), " (must be in [0, 1))");
@@ -81,13 +82,49 @@ RegularizedAdam::RegularizedAdam(std::vector<torch::optim::OptimizerParamGroup> 
     : torch::optim::Optimizer(std::vector<torch::optim::OptimizerParamGroup>{},
                               std::make_unique<RegularizedAdamOptions>(defaults)) {
   add_param_groups(*this, groups);
-  for (const auto& g : param_groups()) check(static_cast<const RegularizedAdamOptions&>(g.options()));
+  for (const auto& g : param_groups()) static_cast<const RegularizedAdamOptions&>(g.options()).check();
 }
 
 RegularizedAdam::RegularizedAdam(const std::vector<RegularizedGroup>& groups, RegularizedAdamOptions defaults)
     : RegularizedAdam(regularized_param_groups(groups, defaults), defaults) {}
 
 // ------------------------------------------------------------------ the step
+void regularized_adam_update_(torch::Tensor& p, const torch::Tensor& grad_in, int64_t& step, torch::Tensor& m,
+                              torch::Tensor& v, const RegularizedAdamOptions& o) {
+  torch::NoGradGuard no_grad;
+  const auto& reg = o.regularizer();
+  auto grad = grad_in;
+  if (reg.coupled()) {
+    grad = grad.clone();
+    reg.add_gradient_(grad, p);
+  }
+  if (!m.defined()) m = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+  if (!v.defined()) v = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+  ++step;
+  m.mul_(o.beta1()).add_(grad, 1 - o.beta1());
+  v.mul_(o.beta2()).addcmul_(grad, grad, 1 - o.beta2());
+  const double bias1 = 1 - std::pow(o.beta1(), static_cast<double>(step));
+  const double bias2 = 1 - std::pow(o.beta2(), static_cast<double>(step));
+  auto denom = (v.sqrt() / std::sqrt(bias2)).add_(o.eps());
+
+  if (o.trust_ratio()) {  // LAMB
+    auto update = m / bias1 / denom;
+    if (reg.active() && reg.decoupled) reg.add_gradient_(update, p);
+    const double trust = p.dim() > 1 ? eshift::trust_ratio(p, update, 1.0) : 1.0;
+    p.add_(update, -o.lr() * trust);
+    return;
+  }
+  if (o.projection() == Projection::Off) {  // Adam, AdamW
+    if (reg.active() && reg.decoupled) reg.apply_decoupled_(p, o.lr());
+    p.addcdiv_(m, denom, -o.lr() / bias1);  // torch's rounding: (s·m)/denom
+    return;
+  }
+  auto update = m / denom;  // AdamP
+  const double decay_factor = project_update_(p, grad_in, update, o.projection(), o.projection_options());
+  if (reg.active() && reg.decoupled) reg.apply_decoupled_(p, o.lr() * decay_factor);
+  p.add_(update, -o.lr() / bias1);
+}
+
 torch::Tensor RegularizedAdam::step(LossClosure closure) {
   torch::NoGradGuard no_grad;
   torch::Tensor loss;
@@ -97,48 +134,13 @@ torch::Tensor RegularizedAdam::step(LossClosure closure) {
   }
   for (auto& group : param_groups()) {
     const auto& o = static_cast<const RegularizedAdamOptions&>(group.options());
-    const auto& reg = o.regularizer();
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      auto grad = p.grad();
-      if (reg.coupled()) {
-        grad = grad.clone();
-        reg.add_gradient_(grad, p);
-      }
       const auto key = compat::optimizer_state_key(p);
       auto it = state_.find(key);
-      if (it == state_.end()) {
-        auto st = std::make_unique<RegularizedAdamParamState>();
-        st->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
-        st->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
-        it = state_.emplace(key, std::move(st)).first;
-      }
+      if (it == state_.end()) it = state_.emplace(key, std::make_unique<RegularizedAdamParamState>()).first;
       auto& st = static_cast<RegularizedAdamParamState&>(*it->second);
-      st.step(st.step() + 1);
-      auto& m = st.exp_avg();
-      auto& v = st.exp_avg_sq();
-      m.mul_(o.beta1()).add_(grad, 1 - o.beta1());
-      v.mul_(o.beta2()).addcmul_(grad, grad, 1 - o.beta2());
-      const double bias1 = 1 - std::pow(o.beta1(), static_cast<double>(st.step()));
-      const double bias2 = 1 - std::pow(o.beta2(), static_cast<double>(st.step()));
-      auto denom = (v.sqrt() / std::sqrt(bias2)).add_(o.eps());
-
-      if (o.trust_ratio()) {  // LAMB
-        auto update = m / bias1 / denom;
-        if (reg.active() && reg.decoupled) reg.add_gradient_(update, p);
-        const double trust = p.dim() > 1 ? eshift::trust_ratio(p, update, 1.0) : 1.0;
-        p.add_(update, -o.lr() * trust);
-        continue;
-      }
-      if (o.projection() == Projection::Off) {  // Adam, AdamW
-        if (reg.active() && reg.decoupled) reg.apply_decoupled_(p, o.lr());
-        p.addcdiv_(m, denom, -o.lr() / bias1);  // torch's rounding: (s·m)/denom
-        continue;
-      }
-      auto update = m / denom;  // AdamP
-      const double decay_factor = project_update_(p, p.grad(), update, o.projection(), o.projection_options());
-      if (reg.active() && reg.decoupled) reg.apply_decoupled_(p, o.lr() * decay_factor);
-      p.add_(update, -o.lr() / bias1);
+      regularized_adam_update_(p, p.grad(), st.step(), st.exp_avg(), st.exp_avg_sq(), o);
     }
   }
   return loss;

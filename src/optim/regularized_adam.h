@@ -41,7 +41,16 @@ struct RegularizedAdamOptions : public torch::optim::OptimizerCloneableOptions<R
   void serialize(torch::serialize::OutputArchive& archive) const override;
   double get_lr() const override { return lr(); }
   void set_lr(const double lr) override { this->lr(lr); }
+  // TORCH_CHECKs every option (a message naming it); the optimizer checks each group's.
+  void check() const;
 };
+
+// One parameter's step t = step + 1, the formulas above: p (updated in place) with its loss gradient
+// `grad` and its state, the steps taken so far and the two moments (undefined before the first step:
+// then created as zeros in p's memory format); `step` is incremented. RegularizedAdam::step runs it
+// for every parameter with a gradient, and so does the Python package's eshift.optim.Adam.
+void regularized_adam_update_(torch::Tensor& p, const torch::Tensor& grad, int64_t& step, torch::Tensor& exp_avg,
+                              torch::Tensor& exp_avg_sq, const RegularizedAdamOptions& o);
 
 struct RegularizedAdamParamState
     : public torch::optim::OptimizerCloneableParamState<RegularizedAdamParamState> {
@@ -63,9 +72,6 @@ class RegularizedAdam : public torch::optim::Optimizer {
   torch::Tensor step(LossClosure closure = nullptr) override;
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
-
- private:
-  static void check(const RegularizedAdamOptions& o);
 };
 
 }  // namespace eshift

@@ -54,7 +54,8 @@ void RegularizedSGD::load(torch::serialize::InputArchive& archive) {
 }
 
 // ------------------------------------------------------------------ construction
-void RegularizedSGD::check(const RegularizedSGDOptions& o) {
+void RegularizedSGDOptions::check() const {
+  const auto& o = *this;
   TORCH_CHECK(o.lr() >= 0, "invalid learning rate: ", o.lr());
   TORCH_CHECK(o.momentum() >= 0, "invalid momentum: ", o.momentum());
   TORCH_CHECK(o.dampening() >= 0 && o.dampening() <= 1, "invalid dampening: ", o.dampening());
@@ -77,13 +78,57 @@ RegularizedSGD::RegularizedSGD(std::vector<torch::optim::OptimizerParamGroup> gr
     : torch::optim::Optimizer(std::vector<torch::optim::OptimizerParamGroup>{},
                               std::make_unique<RegularizedSGDOptions>(defaults)) {
   add_param_groups(*this, groups);
-  for (const auto& g : param_groups()) check(static_cast<const RegularizedSGDOptions&>(g.options()));
+  for (const auto& g : param_groups()) static_cast<const RegularizedSGDOptions&>(g.options()).check();
 }
 
 RegularizedSGD::RegularizedSGD(const std::vector<RegularizedGroup>& groups, RegularizedSGDOptions defaults)
     : RegularizedSGD(regularized_param_groups(groups, defaults), defaults) {}
 
 // ------------------------------------------------------------------ the step
+void regularized_sgd_update_(torch::Tensor& p, const torch::Tensor& grad, torch::Tensor& momentum_buffer,
+                             const RegularizedSGDOptions& o) {
+  torch::NoGradGuard no_grad;
+  const auto& reg = o.regularizer();
+  bool coupled = reg.coupled();
+  auto d_p = grad;
+  if (o.trust_coefficient() > 0 && p.dim() > 1) {  // LARS: the trust ratio of the regularized gradient
+    d_p = d_p.clone();
+    if (coupled) reg.add_gradient_(d_p, p);
+    coupled = false;  // it is in d_p now
+    d_p.mul_(trust_ratio(p, d_p, o.trust_coefficient()));
+  }
+  if (o.momentum() == 0) {
+    if (coupled) {
+      d_p = d_p.clone();
+      reg.add_gradient_(d_p, p);  // the regularizer enters BEFORE momentum
+    }
+  } else {
+    // buf ← g + ∂R/∂p on the first step, else α·buf + (1 − d)(g + ∂R/∂p); the regularizer is
+    // added straight into the buffer (no temporary for g + ∂R/∂p)
+    auto& buf = momentum_buffer;
+    if (!buf.defined()) {
+      buf = d_p.clone().detach();
+      if (coupled) reg.add_gradient_(buf, p);
+    } else {
+      buf.mul_(o.momentum()).add_(d_p, 1 - o.dampening());
+      if (coupled) reg.add_gradient_(buf, p, 1 - o.dampening());
+    }
+    if (o.nesterov()) {  // (g + ∂R/∂p) + α·buf
+      d_p = d_p.add(buf, o.momentum());
+      if (coupled) reg.add_gradient_(d_p, p);
+    } else {
+      d_p = buf;
+    }
+  }
+  double decay_factor = 1;
+  if (o.projection() != Projection::Off) {  // SGDP
+    if (o.momentum() == 0 && d_p.is_same(grad)) d_p = d_p.clone();  // never project the gradient itself
+    decay_factor = project_update_(p, grad, d_p, o.projection(), o.projection_options()) / (1 - o.momentum());
+  }
+  if (reg.active() && reg.decoupled) reg.apply_decoupled_(p, o.lr() * decay_factor);
+  p.add_(d_p, -o.lr());
+}
+
 torch::Tensor RegularizedSGD::step(LossClosure closure) {
   torch::NoGradGuard no_grad;
   torch::Tensor loss;
@@ -93,53 +138,23 @@ torch::Tensor RegularizedSGD::step(LossClosure closure) {
   }
   for (auto& group : param_groups()) {
     const auto& o = static_cast<const RegularizedSGDOptions&>(group.options());
-    const auto& reg = o.regularizer();
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      bool coupled = reg.coupled();
-      auto d_p = p.grad();
-      if (o.trust_coefficient() > 0 && p.dim() > 1) {  // LARS: the trust ratio of the regularized gradient
-        d_p = d_p.clone();
-        if (coupled) reg.add_gradient_(d_p, p);
-        coupled = false;  // it is in d_p now
-        d_p.mul_(trust_ratio(p, d_p, o.trust_coefficient()));
-      }
+      torch::Tensor no_buffer;
       if (o.momentum() == 0) {
-        if (coupled) {
-          d_p = d_p.clone();
-          reg.add_gradient_(d_p, p);  // the regularizer enters BEFORE momentum
-        }
+        regularized_sgd_update_(p, p.grad(), no_buffer, o);
+        continue;
+      }
+      const auto key = compat::optimizer_state_key(p);
+      auto it = state_.find(key);
+      if (it == state_.end()) {
+        regularized_sgd_update_(p, p.grad(), no_buffer, o);
+        auto st = std::make_unique<RegularizedSGDParamState>();
+        st->momentum_buffer(no_buffer);
+        state_[key] = std::move(st);
       } else {
-        // buf ← g + ∂R/∂p on the first step, else α·buf + (1 − d)(g + ∂R/∂p); the regularizer is
-        // added straight into the buffer (no temporary for g + ∂R/∂p)
-        const auto key = compat::optimizer_state_key(p);
-        auto it = state_.find(key);
-        torch::Tensor buf;
-        if (it == state_.end()) {
-          buf = d_p.clone().detach();
-          if (coupled) reg.add_gradient_(buf, p);
-          auto st = std::make_unique<RegularizedSGDParamState>();
-          st->momentum_buffer(buf);
-          state_[key] = std::move(st);
-        } else {
-          buf = static_cast<RegularizedSGDParamState&>(*it->second).momentum_buffer();
-          buf.mul_(o.momentum()).add_(d_p, 1 - o.dampening());
-          if (coupled) reg.add_gradient_(buf, p, 1 - o.dampening());
-        }
-        if (o.nesterov()) {  // (g + ∂R/∂p) + α·buf
-          d_p = d_p.add(buf, o.momentum());
-          if (coupled) reg.add_gradient_(d_p, p);
-        } else {
-          d_p = buf;
-        }
+        regularized_sgd_update_(p, p.grad(), static_cast<RegularizedSGDParamState&>(*it->second).momentum_buffer(), o);
       }
-      double decay_factor = 1;
-      if (o.projection() != Projection::Off) {  // SGDP
-        if (o.momentum() == 0 && d_p.is_same(p.grad())) d_p = d_p.clone();  // never project the gradient itself
-        decay_factor = project_update_(p, p.grad(), d_p, o.projection(), o.projection_options()) / (1 - o.momentum());
-      }
-      if (reg.active() && reg.decoupled) reg.apply_decoupled_(p, o.lr() * decay_factor);
-      p.add_(d_p, -o.lr());
     }
   }
   return loss;

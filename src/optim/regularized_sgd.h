@@ -42,7 +42,16 @@ struct RegularizedSGDOptions : public torch::optim::OptimizerCloneableOptions<Re
   void serialize(torch::serialize::OutputArchive& archive) const override;
   double get_lr() const override { return lr(); }
   void set_lr(const double lr) override { this->lr(lr); }
+  // TORCH_CHECKs every option (a message naming it); the optimizer checks each group's.
+  void check() const;
 };
+
+// One parameter's step, the formulas above: p (updated in place) with its loss gradient `grad` and
+// its momentum buffer, the parameter's state (undefined before its first step with momentum: then
+// created here). RegularizedSGD::step runs it for every parameter with a gradient, and so does
+// the Python package's eshift.optim.SGD, which keeps the buffer in its own state.
+void regularized_sgd_update_(torch::Tensor& p, const torch::Tensor& grad, torch::Tensor& momentum_buffer,
+                             const RegularizedSGDOptions& o);
 
 struct RegularizedSGDParamState
     : public torch::optim::OptimizerCloneableParamState<RegularizedSGDParamState> {
@@ -63,9 +72,6 @@ class RegularizedSGD : public torch::optim::Optimizer {
   torch::Tensor step(LossClosure closure = nullptr) override;
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
-
- private:
-  static void check(const RegularizedSGDOptions& o);
 };
 
 }  // namespace eshift
