@@ -8,9 +8,10 @@ DEMO_ARGS ?=
 TORCH2_VENV ?= .venv-torch2
 TORCH2_BUILD_DIR ?= build-torch2
 TORCH2_CMAKE_ARGS ?=
+TORCH2_TARGETS ?=
 INTEROP_VENV ?= .venv-interop
 
-.PHONY: all deps configure build demo test build-torch2 test-torch2 bench-cpu test-sanitize fuzz bench bench-scaling bench-loader bench-coco bench-maskrcnn bench-detection-ops interop clean
+.PHONY: all deps configure build demo test build-torch2 test-torch2 bench-cpu test-sanitize fuzz bench bench-scaling bench-loader bench-coco bench-maskrcnn bench-detection-ops interop test-python clean
 
 all: build
 
@@ -37,13 +38,18 @@ test-torch2: build-torch2
 	cd $(TORCH2_BUILD_DIR) && OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) \
 	  -E "^($$(grep -v '^#' $(CURDIR)/tests/long_end_to_end.txt | paste -sd'|' -))"
 
+# The Python package (python/eshift) against pip's torch in PYTHON_VENV, and its pytest suite.
+PYTHON_VENV ?= $(TORCH2_VENV)
+test-python: deps
+	MAX_JOBS=$(JOBS) bash scripts/test-python.sh $(PYTHON_VENV)
+
 # eshift against pip's LibTorch 2.x, built only: build-torch2/eshift (the faster build for bfloat16 on
 # CPUs with AVX-512 BF16 or AMX, and the CUDA build; README "Which LibTorch").
 build-torch2: deps
 	bash scripts/install-torch2.sh $(TORCH2_VENV)
 	cmake -S . -B $(TORCH2_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(TORCH2_CMAKE_ARGS) \
 	  -DCMAKE_PREFIX_PATH="$$($(TORCH2_VENV)/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__) + ";" + torch.utils.cmake_prefix_path)')"
-	cmake --build $(TORCH2_BUILD_DIR) -j $(JOBS)
+	cmake --build $(TORCH2_BUILD_DIR) -j $(JOBS) $(TORCH2_TARGETS)
 
 # Both builds against PyTorch eager (pip's torch) on this CPU, float32 and bfloat16, same-run ratios
 # (bench/cpu_table.py; CPU_TABLE_ARGS="--compile resnet20" adds torch.compile).
@@ -114,4 +120,4 @@ interop: configure
 	bash scripts/interop.sh $(INTEROP_VENV) $(BUILD_DIR)/eshift $(BUILD_DIR)/interop $(INTEROP_ARGS)
 
 clean:
-	rm -rf $(BUILD_DIR) $(TORCH2_BUILD_DIR) build-sanitize build-fuzz
+	rm -rf $(BUILD_DIR) $(TORCH2_BUILD_DIR) build-sanitize build-fuzz build-python
