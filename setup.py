@@ -6,16 +6,32 @@ math of its own. The sources compile as one translation unit beside the binding 
 (CI) trades the speed of eshift's own loops for compile time.
 """
 import os
+import subprocess
 import sys
 
 from setuptools import setup
 
-try:
+def import_torch():
+    """The installed torch. Under pip's build isolation (a plain `pip install .`) the build sees only
+    its own packages: then the interpreter pip installs into is asked, without pip's isolation
+    variables, where its torch lives, and that folder is searched last."""
+    try:
+        import torch
+        return torch
+    except ImportError:
+        pass
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONNOUSERSITE", "PYTHONHOME")}
+    found = subprocess.run([sys.executable, "-c", "import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))"],
+                           env=env, capture_output=True, text=True)
+    if found.returncode != 0:
+        sys.exit("eshift: building needs torch installed in the environment pip installs into (pip install torch)")
+    sys.path.append(found.stdout.strip())
     import torch
-    from torch.utils.cpp_extension import BuildExtension, CppExtension
-except ImportError:
-    sys.exit("eshift: building needs torch importable (pip install torch), and pip must build against it: "
-             "pip install --no-build-isolation .")
+    return torch
+
+
+torch = import_torch()
+from torch.utils.cpp_extension import BuildExtension, CppExtension  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 SOURCES = [

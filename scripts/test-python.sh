@@ -20,6 +20,7 @@ assert int(m.version("setuptools").split(".")[0]) >= 70' 2>/dev/null; then
     "torch==$torch_version"
 fi
 echo "test-python: building eshift's Python package against torch $torch_version (${ESHIFT_PY_OPT:--O2})"
-PATH="$(cd "$venv" && pwd)/bin:$PATH" "$venv/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation .
+# a plain `pip install .`, as the README tells users (pip isolates the build; setup.py finds the torch)
+PATH="$(cd "$venv" && pwd)/bin:$PATH" "$venv/bin/pip" install --quiet --disable-pip-version-check .
 cd python/tests
 exec "../../$venv/bin/python" -m pytest -q -p no:cacheprovider

@@ -8,19 +8,20 @@ weight normalization family and the decay policy by parameter role, on eshift's 
 try:
     import torch
 except ImportError as e:  # pragma: no cover - the message is the point
-    raise ImportError("eshift needs torch: pip install torch, then pip install --no-build-isolation .") from e
+    raise ImportError("eshift needs torch: pip install torch, then pip install . in eshift's folder") from e
 
 try:
     from ._build_info import TORCH_VERSION as _BUILT_FOR
 except ImportError as e:  # pragma: no cover
-    raise ImportError("eshift is not built: pip install --no-build-isolation . (in eshift's folder)") from e
+    raise ImportError("eshift is not built: pip install . (in eshift's folder)") from e
 
 if torch.__version__.split("+")[0] != _BUILT_FOR:
     raise ImportError(f"eshift was built against torch {_BUILT_FOR}, but this is torch {torch.__version__}: "
-                      "rebuild it (pip install --no-build-isolation --force-reinstall .)")
+                      "rebuild it (pip install --force-reinstall --no-deps . in eshift's folder)")
 
 from . import _C  # noqa: E402
 from . import nn, optim, probes  # noqa: E402
+from .audit import audit  # noqa: E402
 from .groups import param_groups, parameter_roles  # noqa: E402
 
-__all__ = ["nn", "optim", "probes", "param_groups", "parameter_roles"]
+__all__ = ["nn", "optim", "probes", "audit", "param_groups", "parameter_roles"]

@@ -71,11 +71,16 @@ def parameter_roles(model, roles=None):
 
 
 def param_groups(model, wd=1e-4, el2=False, lam=1e-4, mineps=1e-3, nowd_bn=False, nowd_fc=False, nowd_conv=False,
-                 wd_all=False, decoupled=False, roles=None, verbose=False):
+                 wd_all=False, decoupled=False, roles=None, verbose=False, audit=None):
     """Parameter groups for eshift.optim: one group per distinct regularizer, in first-appearance order,
     each a dict with 'params' and the keys decay, lam, mineps, family, decoupled. verbose prints the
-    decay policy's table (role → regularizer, tensors, elements)."""
+    decay policy's table (role → regularizer, tensors, elements). audit: an example input batch; the
+    scale invariance of every parameter is then measured (eshift.audit) and the conv weights that
+    are not invariant are named in a warning."""
     rows = parameter_roles(model, roles)
+    if audit is not None:
+        from .audit import audit as measure, warn_mismatches
+        warn_mismatches(measure(model, audit, roles=roles))
     flags = dict(wd=wd, wd_all=wd_all, nowd_bn=nowd_bn, nowd_fc=nowd_fc, nowd_conv=nowd_conv, el2=el2, mineps=mineps,
                  lam=lam, decoupled=decoupled)
     regularizers = _C.regularizers_for(rows, flags)

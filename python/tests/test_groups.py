@@ -86,3 +86,22 @@ def test_verbose_prints_the_policys_table(capsys):
     eshift.param_groups(LayerScaleBlock(), roles={"gamma": "norm_scale"}, verbose=True)
     table = capsys.readouterr().out
     assert "depthwise weight" in table and "classifier weight" in table and "regularizer" in table
+
+
+def test_the_audit_measures_invariance_and_names_a_conv_without_a_norm():
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 32, 32)
+    rows = {r["name"]: r for r in eshift.audit(torchvision.models.resnet18(weights=None), x)}
+    # every conv of ResNet-18 is followed by BatchNorm (batch statistics): invariant; the classifier is not
+    assert all(r["measured_invariant"] for r in rows.values() if r["role"] == "conv_weight")
+    assert sum(r["role"] == "conv_weight" for r in rows.values()) == 20
+    assert not rows["fc.weight"]["measured_invariant"] and rows["fc.weight"]["relative_change"] > 0.1
+    assert not rows["bn1.weight"]["measured_invariant"]  # γ scales what follows
+    # a conv followed by ReLU alone is not invariant: param_groups(audit=...) names it
+    plain = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                                torch.nn.Conv2d(4, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    with pytest.warns(UserWarning, match=r"1 conv weight\(s\) are not scale-invariant .*: 3\.weight$"):
+        eshift.param_groups(plain, el2=True, audit=x)
+    with pytest.raises(ValueError, match="tolerance must be > 0"):
+        eshift.audit(plain, x, tolerance=0)
