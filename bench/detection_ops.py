@@ -50,7 +50,7 @@ def bench_scores(n):
 
 def eshift_runs(args):
     """{benchmark name: (median ms, label)} from one eshift_micro run."""
-    out = subprocess.run([args.eshift_micro, "--benchmark_filter=BM_RoIAlign|BM_Nms", "--benchmark_format=json",
+    out = subprocess.run([args.eshift_micro, f"--benchmark_filter={args.filter}", "--benchmark_format=json",
                           f"--benchmark_repetitions={args.gb_reps}", "--benchmark_report_aggregates_only=true",
                           f"--benchmark_min_time={args.min_time}"],
                          capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(args.threads)))
@@ -105,6 +105,8 @@ def main():
     parser.add_argument("--gb-reps", type=int, default=3, help="Google Benchmark repetitions in one eshift run")
     parser.add_argument("--min-time", type=float, default=0.5, help="Google Benchmark's --benchmark_min_time")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--filter", default="BM_RoIAlign|BM_Nms",
+                        help="the cases, as Google Benchmark's --benchmark_filter (BM_Nms: NMS alone)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"RoIAlign and NMS on {args.threads} threads: eshift_micro against torchvision {__import__('torchvision').__version__} "

@@ -86,9 +86,22 @@ torch::Tensor batched_nms(const torch::Tensor& boxes, const torch::Tensor& score
   if (boxes.numel() == 0) return torch::empty({0}, boxes.options().dtype(torch::kLong));
   torch::NoGradGuard no_grad;
   auto b = boxes.detach();
-  // torchvision: offsets = idxs.to(boxes) * (boxes.max() + 1), all in the box dtype
-  auto offsets = idxs.to(b.options()) * (b.max() + 1);
-  return nms(b + offsets.unsqueeze(1), scores, iou_threshold);
+  if (boxes.numel() <= kBatchedNmsTrickMaxNumel) {
+    // torchvision: offsets = idxs.to(boxes) * (boxes.max() + 1), all in the box dtype
+    auto offsets = idxs.to(b.options()) * (b.max() + 1);
+    return nms(b + offsets.unsqueeze(1), scores, iou_threshold);
+  }
+  // one NMS per category: Σ n_c² pairs instead of N²
+  const auto categories = std::get<0>(at::_unique(idxs.cpu(), /*sorted=*/true));
+  std::vector<torch::Tensor> kept;
+  for (int64_t c = 0; c < categories.size(0); ++c) {
+    const auto members = torch::nonzero(idxs == categories[c].to(idxs.device())).select(1, 0);
+    kept.push_back(members.index({nms(b.index({members}), scores.index({members}), iou_threshold)}));
+  }
+  // by decreasing score, ties in index order (what the single NMS of the trick returns)
+  const auto keep = std::get<0>(torch::cat(kept).sort());
+  const auto order = std::get<1>(scores.index({keep}).sort(/*stable=*/true, /*dim=*/0, /*descending=*/true));
+  return keep.index({order});
 }
 
 }  // namespace eshift

@@ -141,8 +141,10 @@ TEST(Nms, BatchedNeverSuppressesAcrossCategories) {
 
 TEST(Nms, BatchedEqualsPerCategoryDefinition) {
   auto gen = at::detail::createCPUGenerator(11);
+  // 200 boxes: the coordinate trick; 1500 (more than kBatchedNmsTrickMaxNumel / 4): one NMS a category
   for (int trial = 0; trial < 4; ++trial) {
-    const int64_t n = 200;
+    const int64_t n = trial < 2 ? 200 : 1500;
+    ASSERT_EQ(4 * n > kBatchedNmsTrickMaxNumel, trial >= 2);
     auto boxes = nms_random_boxes(n, torch::kFloat64, gen);
     auto scores = torch::rand({n}, gen, torch::kFloat64);
     auto idxs = torch::randint(0, 5, {n}, gen, torch::kLong);
