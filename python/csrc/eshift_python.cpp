@@ -158,6 +158,9 @@ ParamRole parse_role(const std::string& name) {
   throw std::invalid_argument("unknown parameter role '" + name + "'");
 }
 
+// (name, tensor, role, family) per parameter: python/eshift/groups.py's parameter_roles.
+using ParamRows = std::vector<std::tuple<std::string, torch::Tensor, std::string, std::string>>;
+
 DecayFlags decay_flags_of(const py::dict& f) {
   DecayFlags flags;
   flags.wd = get<double>(f, "wd");
@@ -173,16 +176,18 @@ DecayFlags decay_flags_of(const py::dict& f) {
   return flags;
 }
 
-std::vector<ParamInfo> param_infos(const std::vector<std::tuple<std::string, torch::Tensor, std::string, std::string>>& params) {
+std::vector<ParamInfo> param_infos(const ParamRows& params) {
   std::vector<ParamInfo> infos;
-  for (const auto& [name, tensor, role, family] : params)
-    infos.push_back({name, tensor, parse_role(role), parse_family(family), parse_role(role) == ParamRole::NormalizedWeight});
+  for (const auto& [name, tensor, role_name, family] : params) {
+    const ParamRole role = parse_role(role_name);
+    infos.push_back({name, tensor, role, parse_family(family), role == ParamRole::NormalizedWeight});
+  }
   return infos;
 }
 
 // The decay policy over (name, tensor, role, family) rows: each row's regularizer as a dict.
 std::vector<py::dict> regularizers_for(
-    const std::vector<std::tuple<std::string, torch::Tensor, std::string, std::string>>& params, const py::dict& flags) {
+    const ParamRows& params, const py::dict& flags) {
   const DecayPolicy policy(checked([&] { return decay_flags_of(flags); }));
   const auto infos = checked([&] { return param_infos(params); });
   std::vector<py::dict> out;
@@ -190,13 +195,11 @@ std::vector<py::dict> regularizers_for(
   return out;
 }
 
-std::string decay_table(const std::vector<std::tuple<std::string, torch::Tensor, std::string, std::string>>& params,
+std::string decay_table(const ParamRows& params,
                         const py::dict& flags) {
   const DecayPolicy policy(checked([&] { return decay_flags_of(flags); }));
   return policy.table(checked([&] { return param_infos(params); }));
 }
-
-using ParamRows = std::vector<std::tuple<std::string, torch::Tensor, std::string, std::string>>;
 
 // The probe of the CLI's runs around one optimizer step, and its σ-collapse watch.
 class StepProbe {
