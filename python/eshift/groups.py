@@ -22,6 +22,11 @@ _NORMS = (torch.nn.modules.batchnorm._NormBase, torch.nn.GroupNorm, torch.nn.Lay
 _CONVS = (torch.nn.modules.conv._ConvNd,)
 
 
+def _is_depthwise(conv):
+    """One input channel per filter (nn/param_roles.h's is_depthwise: groups == in_channels > 1)."""
+    return conv.groups > 1 and conv.groups == conv.in_channels
+
+
 def _role(module, local_name, param):
     """(role, family) of one parameter by its module's type, or None."""
     if local_name == "bias" and isinstance(module, _CONVS + (torch.nn.Linear,)):
@@ -30,11 +35,9 @@ def _role(module, local_name, param):
         if local_name == "gain":
             return "norm_scale", "none"
         if local_name == "weight":
-            depthwise = module.groups > 1 and module.groups == module.in_channels
-            return ("depthwise_weight" if depthwise else "normalized_weight"), module.family
+            return ("depthwise_weight" if _is_depthwise(module) else "normalized_weight"), module.family
     if isinstance(module, _CONVS) and local_name == "weight":
-        depthwise = module.groups > 1 and module.groups == module.in_channels
-        return ("depthwise_weight" if depthwise else "conv_weight"), "none"
+        return ("depthwise_weight" if _is_depthwise(module) else "conv_weight"), "none"
     if isinstance(module, torch.nn.Linear) and local_name == "weight":
         return "classifier_weight", "none"
     if isinstance(module, _NORMS):
