@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "eshift/core/placement.h"
@@ -163,10 +164,13 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
 
   BenchResult result;
   for (int i = 0; i < config.warmup + config.steps; ++i) {
-    if (config.profile && i == config.warmup)
-      torch::autograd::profiler::enableProfiler(
-          torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::KINETO),
-          {torch::profiler::impl::ActivityType::CPU});
+    if (config.profile && i == config.warmup) {
+      // prepare, then enable, as torch.profiler does: LibTorch 2.x's Kineto crashes in startTrace unprepared
+      const torch::profiler::impl::ProfilerConfig kineto(torch::profiler::impl::ProfilerState::KINETO);
+      const std::set<torch::profiler::impl::ActivityType> cpu{torch::profiler::impl::ActivityType::CPU};
+      torch::autograd::profiler::prepareProfiler(kineto, cpu);
+      torch::autograd::profiler::enableProfiler(kineto, cpu);
+    }
     const auto t0 = std::chrono::steady_clock::now();
     // the trainer's step and its metrics (whose .item() synchronizes with the device)
     MetricSums sums(task.metrics());
