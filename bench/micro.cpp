@@ -35,13 +35,14 @@ static void BM_WSConvForwardBackward(benchmark::State& state) {
 BENCHMARK(BM_WSConvForwardBackward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 // BatchNorm + ReLU (+ residual) forward and backward on a ResNet-20 stage-1 activation (128×16×32×32,
-// channels-last). args: fused 0/1 (batch_norm_act.h's kernels or LibTorch's ops), residual 0/1.
+// channels-last). args: fused 0/1 (batch_norm_act.h's kernels or LibTorch's ops), residual 0/1, bfloat16 0/1 (float32 parameters).
 static void BM_BatchNormReLU(benchmark::State& state) {
   torch::manual_seed(0);
   const bool was_fused = fused_batch_norm_act_enabled();
   set_fused_batch_norm_act(state.range(0) != 0);
   torch::nn::BatchNorm2d bn(16);
-  auto x = torch::randn({128, 16, 32, 32}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+  const auto dtype = state.range(2) ? torch::kBFloat16 : torch::kFloat32;  // bfloat16: --amp bf16's activations
+  auto x = torch::randn({128, 16, 32, 32}, dtype).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
   auto r = state.range(1) ? torch::randn_like(x).requires_grad_() : torch::Tensor();
   auto g = torch::randn_like(x);
   auto flush = torch::zeros({64 << 18});  // 64 MiB, written between iterations: caches start cold, as in training
@@ -54,9 +55,10 @@ static void BM_BatchNormReLU(benchmark::State& state) {
     benchmark::DoNotOptimize(x.grad().data_ptr());
   }
   set_fused_batch_norm_act(was_fused);
-  state.SetLabel(std::string(state.range(0) ? "fused" : "LibTorch ops") + (state.range(1) ? ", residual" : ""));
+  state.SetLabel(std::string(state.range(0) ? "fused" : "LibTorch ops") + (state.range(1) ? ", residual" : "") +
+                 (state.range(2) ? ", bfloat16" : ", float32"));
 }
-BENCHMARK(BM_BatchNormReLU)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BatchNormReLU)->ArgsProduct({{0, 1}, {0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 // One RegularizedSGD step (momentum 0.9) over the 25.5 M parameters of WS-ResNet-50:
 // arg 0 = no decay, 1 = L2 on everything the reference decays, 2 = ε-shifted L2 on conv weights.
