@@ -19,6 +19,7 @@ Prints one JSON line: {"impl": "pytorch-<mode>", "img_per_s": median, "step_ms":
 Uses Debian's python3-torch on CPU (run with /usr/bin/python3); any PyTorch >= 2.0 for --compile.
 """
 import argparse
+import sys
 import json
 import resource
 import statistics
@@ -171,6 +172,8 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--amp", choices=["off", "fp16", "bf16"], default="off")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch >= 2.0)")
+    ap.add_argument("--profile", action="store_true",
+                    help="print torch.profiler's per-operator self CPU times of the timed steps on stderr")
     args = ap.parse_args()
     if args.compile and not hasattr(torch, "compile"):
         ap.error(f"--compile needs PyTorch >= 2.0 (this is {torch.__version__})")
@@ -204,7 +207,11 @@ def main():
         torch.cuda.reset_peak_memory_stats(device)
     times, skipped = [], 0
     scale = scaler.get_scale() if scaler is not None else None  # read outside the timed step
+    profiler = None
     for i in range(args.warmup + args.steps):
+        if args.profile and i == args.warmup:
+            profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+            profiler.__enter__()
         t0 = time.perf_counter()
         with torch.autocast(device.type, dtype=low, enabled=low is not None):
             logits = forward(x)
@@ -223,6 +230,9 @@ def main():
         if scaler is not None:  # a skipped step halved the scale (read after the timing: it syncs)
             skipped += scaler.get_scale() < scale
             scale = scaler.get_scale()
+    if profiler is not None:
+        profiler.__exit__(None, None, None)
+        print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), file=sys.stderr)
     med = statistics.median(times)
     impl = "pytorch-" + args.mode + ("-compile" if args.compile else "")
     result = {"impl": impl, "img_per_s": args.batch_size / med, "step_ms": [1e3 * t for t in times],
