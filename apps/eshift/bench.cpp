@@ -45,6 +45,12 @@ class BenchCommand : public Command {
     app.add_flag("--fused-bn,!--no-fused-bn", c.fused_batch_norm_act,
                  "fused BatchNorm+ReLU(+residual) kernels (channels-last CPU training)")
         ->capture_default_str();
+    app.add_flag("--fused-ws,!--no-fused-ws", c.fused_weight_standardization,
+                 "weight standardization as one function with its own kernels (CPU, float32/float64 weights)")
+        ->capture_default_str();
+    app.add_flag("--fused-reg,!--no-fused-reg", c.fused_eps_shift,
+                 "the ε-shifted L2 gradient added by one kernel (CPU, float32/float64 weights)")
+        ->capture_default_str();
     app.add_option("--loader", loader_dir_,
                    "instead of training steps: time the ImageNet loader (RandomResizedCrop + flip) on the image folder "
                    "DIR (DIR/train/<class>/*.JPEG) against decoding the same files in full with libjpeg-turbo");

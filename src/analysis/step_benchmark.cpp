@@ -18,9 +18,11 @@
 #include "eshift/models/flops.h"
 #include "eshift/models/registry.h"
 #include "eshift/nn/batch_norm_act.h"
+#include "eshift/nn/fused_weight_standardization.h"
 #include "eshift/nn/param_roles.h"
 #include "eshift/observe/probes.h"
 #include "eshift/optim/regularized_sgd.h"
+#include "eshift/regularize/fused_eps_shift.h"
 #include "eshift/regularize/decay_policy.h"
 #include "eshift/tasks/classification.h"
 #include "eshift/tasks/detection.h"
@@ -141,6 +143,8 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
   const auto policy_ptr = make_execution_policy(config.amp, Placement{parse_device(config.device), config.channels_last});
   ExecutionPolicy& policy = *policy_ptr;
   set_fused_batch_norm_act(config.fused_batch_norm_act);
+  set_fused_weight_standardization(config.fused_weight_standardization);
+  set_fused_eps_shift(config.fused_eps_shift);
   torch::manual_seed(config.seed);
   auto model = build_model(config.model);
   policy.placement().place(*model);

@@ -1,5 +1,7 @@
 #include "eshift/nn/weight_family.h"
 
+#include "eshift/nn/fused_weight_standardization.h"
+
 namespace eshift {
 
 torch::Tensor filter_rows(const torch::Tensor& w) {
@@ -9,6 +11,8 @@ torch::Tensor filter_rows(const torch::Tensor& w) {
 }
 
 torch::Tensor standardize_weight(const torch::Tensor& w, const WSOptions& options) {
+  // the same formulas as one function with its own CPU kernels (fused_weight_standardization.h)
+  if (fused_weight_standardization_applies(w)) return fused_standardize_weight(w, options.delta, options.delta_inside_sqrt);
   auto r = filter_rows(w);
   TORCH_CHECK(r.size(1) >= 2, "weight standardization needs a fan-in of at least 2, got shape ", w.sizes());
   auto centered = r - r.mean(1, /*keepdim=*/true);

@@ -1,5 +1,7 @@
 #include "eshift/regularize/regularizer.h"
 
+#include "eshift/regularize/fused_eps_shift.h"
+
 #include <limits>
 #include <sstream>
 
@@ -86,6 +88,7 @@ void Regularizer::add_gradient_(torch::Tensor& out, const torch::Tensor& w, doub
   }
   // λ[(1 − ε/r)(w − c) + c] for the family's radius r and center c; factor 1 where r has no
   // direction (r = 0) or ε/r would overflow (r subnormal): see the header
+  if (fused_eps_shift_applies(out, w)) return fused_add_eps_shift_gradient_(out, w, family, eps, scale * lambda);
   auto rd = radial(*this, w);
   const double smallest_normal = w.scalar_type() == torch::kDouble ? std::numeric_limits<double>::min()
                                                                     : std::numeric_limits<float>::min();
