@@ -76,7 +76,10 @@ def test_convert_replaces_every_conv_and_keeps_the_network_up_to_standardization
     assert len(convs) == 20 and all(type(m) is eshift.nn.WSConv2d for m in convs)
     assert not any(m.training for m in converted.modules())  # the modes kept (eval)
     with torch.no_grad():
-        assert (converted(x) - by_hand(x)).abs().max().item() <= 1e-10
+        # relative: eval-mode BN with fresh running statistics lets the activations grow to ~1e21, and
+        # eshift standardizes with its own kernel (sums in another order than torch's ops)
+        expected = by_hand(x)
+        assert (converted(x) - expected).abs().max().item() <= 1e-12 * expected.abs().max().item()
         # WN starts as the plain network (g = ‖v‖)
         wn = eshift.nn.convert(copy.deepcopy(model), "wn")
         assert (wn(x) - model(x)).abs().max().item() <= 1e-10
