@@ -9,22 +9,15 @@
 #include <cmath>
 #include <vector>
 
+#include "eshift/nn/kernel_loops.h"
+
 // The kernels below treat a channels-last [N, C, H, W] tensor as an M × C row-major matrix
 // (M = N·H·W rows, one per pixel). Per-channel sums end in double. Activations are stored as T
 // and computed in A: float64 and float32 as themselves; bfloat16 (--amp bf16) computed in float32
 // with float32 parameters, as LibTorch's mixed-type CPU BatchNorm, and each result rounded once to
-// bfloat16 when stored. Each kernel is compiled
-// for x86-64-v4 (AVX-512 F/BW/DQ/VL: 15–30 % faster on bfloat16 than AVX-512 F alone, BM_BatchNormReLU),
-// AVX2 and the x86-64 baseline; the loader picks the best one the CPU supports.
+// bfloat16 when stored. Each kernel is compiled for each instruction set (kernel_loops.h).
 // This file is compiled with -ffp-contract=off so that the forward pass and the backward pass's
 // recomputation of the ReLU mask round `x·a + b` identically.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ESHIFT_CPU_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
-#else
-#define ESHIFT_CPU_CLONES
-#endif
-#define ESHIFT_INLINE inline __attribute__((always_inline))
-
 namespace eshift {
 
 namespace {

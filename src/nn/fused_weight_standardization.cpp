@@ -6,16 +6,9 @@
 #include <atomic>
 #include <cmath>
 
-// The formulas are in the header. Each row's sums use kLanes independent double accumulators
-// (added in a fixed order at the end), so the loops vectorize without reassociating and the result
-// does not depend on the thread count. Compiled at -O3 for x86-64-v4, AVX2 and the baseline.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ESHIFT_CPU_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
-#else
-#define ESHIFT_CPU_CLONES
-#endif
-#define ESHIFT_INLINE inline __attribute__((always_inline))
+#include "eshift/nn/kernel_loops.h"
 
+// The formulas are in the header. Compiled at -O3; the row kernels for each instruction set.
 namespace eshift {
 
 // named (not anonymous): the Python package compiles eshift's sources as one unit
@@ -23,56 +16,7 @@ namespace ws_kernel {
 
 std::atomic<bool> fused_enabled{true};
 
-constexpr int kLanes = 8;
-
-// Σ x[j]
-template <typename T>
-ESHIFT_INLINE double row_sum(const T* __restrict x, int64_t K) {
-  double acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= K; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += double(x[j + l]);
-  for (; j < K; ++j) acc[0] += double(x[j]);
-  double s = 0;
-  for (int l = 0; l < kLanes; ++l) s += acc[l];
-  return s;
-}
-
-// Σ (x[j] − μ)²
-template <typename T>
-ESHIFT_INLINE double row_centered_sumsq(const T* __restrict x, int64_t K, double mu) {
-  double acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= K; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const double c = double(x[j + l]) - mu;
-      acc[l] += c * c;
-    }
-  for (; j < K; ++j) acc[0] += (double(x[j]) - mu) * (double(x[j]) - mu);
-  double s = 0;
-  for (int l = 0; l < kLanes; ++l) s += acc[l];
-  return s;
-}
-
-// sum_g = Σ g[j], sum_gc = Σ g[j] (x[j] − μ)
-template <typename T>
-ESHIFT_INLINE void row_grad_sums(const T* __restrict g, const T* __restrict x, int64_t K, double mu, double& sum_g,
-                          double& sum_gc) {
-  double ag[kLanes] = {}, agc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= K; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const double gv = double(g[j + l]);
-      ag[l] += gv;
-      agc[l] += gv * (double(x[j + l]) - mu);
-    }
-  for (; j < K; ++j) {
-    ag[0] += double(g[j]);
-    agc[0] += double(g[j]) * (double(x[j]) - mu);
-  }
-  sum_g = sum_gc = 0;
-  for (int l = 0; l < kLanes; ++l) sum_g += ag[l], sum_gc += agc[l];
-}
+using kernel::lane_sum;
 
 // Rows [first, last) of the forward: out = (w − μ)/d, and each row's μ, d and q (stats rows 0, 1, 2).
 template <typename T>
@@ -81,8 +25,8 @@ ESHIFT_INLINE void forward_rows_body(const T* w, T* out, double* stats, int64_t 
   for (int64_t o = first; o < last; ++o) {
     const T* __restrict x = w + o * K;
     T* __restrict y = out + o * K;
-    const double mu = row_sum(x, K) / double(K);
-    const double ss = row_centered_sumsq(x, K, mu);
+    const double mu = lane_sum(K, [&](int64_t j) { return double(x[j]); }) / double(K);
+    const double ss = lane_sum(K, [&](int64_t j) { return (double(x[j]) - mu) * (double(x[j]) - mu); });
     double d, q;
     if (inside) {
       d = std::sqrt(ss / double(K) + delta);
@@ -107,8 +51,8 @@ ESHIFT_INLINE void backward_rows_body(const T* g, const T* w, T* dw, const doubl
     const T* __restrict x = w + o * K;
     T* __restrict out = dw + o * K;
     const double mu = stats[o], d = stats[rows + o], q = stats[2 * rows + o];
-    double sum_g, sum_gc;
-    row_grad_sums(gr, x, K, mu, sum_g, sum_gc);
+    const double sum_g = lane_sum(K, [&](int64_t j) { return double(gr[j]); });
+    const double sum_gc = lane_sum(K, [&](int64_t j) { return double(gr[j]) * (double(x[j]) - mu); });
     const double inv = 1.0 / d, mean_g = sum_g / double(K), k = sum_gc * q / (d * d);
     for (int64_t j = 0; j < K; ++j) out[j] = T((double(gr[j]) - mean_g) * inv - (double(x[j]) - mu) * k);
   }

@@ -7,15 +7,9 @@
 #include <cmath>
 #include <limits>
 
-// The formulas are in the header. A row's sums use kLanes independent double accumulators added in
-// a fixed order, so the loops vectorize without reassociating and the result does not depend on the
-// thread count. Compiled at -O3 for x86-64-v4, AVX2 and the baseline.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ESHIFT_CPU_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
-#else
-#define ESHIFT_CPU_CLONES
-#endif
+#include "eshift/nn/kernel_loops.h"
 
+// The formulas are in the header. Compiled at -O3; the row kernel for each instruction set.
 namespace eshift {
 
 // named (not anonymous): the Python package compiles eshift's sources as one unit
@@ -23,46 +17,18 @@ namespace eps_kernel {
 
 std::atomic<bool> fused_enabled{true};
 
-constexpr int kLanes = 8;
-
-// Σ (x[j] − c)² (c = 0: Σ x²)
-template <typename T>
-inline __attribute__((always_inline)) double row_sumsq(const T* __restrict x, int64_t n, double c) {
-  double acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const double v = double(x[j + l]) - c;
-      acc[l] += v * v;
-    }
-  for (; j < n; ++j) acc[0] += (double(x[j]) - c) * (double(x[j]) - c);
-  double s = 0;
-  for (int l = 0; l < kLanes; ++l) s += acc[l];
-  return s;
-}
-
-template <typename T>
-inline __attribute__((always_inline)) double row_sum(const T* __restrict x, int64_t n) {
-  double acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += double(x[j + l]);
-  for (; j < n; ++j) acc[0] += double(x[j]);
-  double s = 0;
-  for (int l = 0; l < kLanes; ++l) s += acc[l];
-  return s;
-}
+using kernel::lane_sum;
 
 // Rows [first, last). `out` may alias `w` (element j is read before it is written).
 template <typename T>
-inline __attribute__((always_inline)) void add_rows_body(T* out, const T* w, int64_t first, int64_t last, int64_t n,
+ESHIFT_INLINE void add_rows_body(T* out, const T* w, int64_t first, int64_t last, int64_t n,
                                                          WeightFamily family, double eps, double step) {
   const double smallest_normal = std::numeric_limits<T>::min();
   for (int64_t o = first; o < last; ++o) {
     const T* x = w + o * n;
     T* y = out + o * n;
-    const double c = family == WeightFamily::WN ? 0.0 : row_sum(x, n) / double(n);
-    const double ss = row_sumsq(x, n, c);
+    const double c = family == WeightFamily::WN ? 0.0 : lane_sum(n, [&](int64_t j) { return double(x[j]); }) / double(n);
+    const double ss = lane_sum(n, [&](int64_t j) { return (double(x[j]) - c) * (double(x[j]) - c); });
     const double r = family == WeightFamily::WS ? std::sqrt(ss / double(n - 1)) : std::sqrt(ss);
     const double f = r >= smallest_normal ? 1 - eps / r : 1.0;
     const double a = step * f, b = step * c * (1 - f);  // step·[f(w − c) + c] = a·w + b
