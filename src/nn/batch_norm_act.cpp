@@ -204,8 +204,7 @@ void reduce_rows(int64_t M, int64_t C, std::vector<double>& sum_a, std::vector<d
 // `fn(begin, rows)` over all M rows in parallel.
 template <typename Fn>
 void map_rows(int64_t M, int64_t C, Fn fn) {
-  const int64_t grain = std::max<int64_t>(1, 32768 / C);
-  at::parallel_for(0, M, grain, [&](int64_t begin, int64_t end) { fn(begin, end - begin); });
+  kernel::parallel_rows(M, C, [&](int64_t begin, int64_t end) { fn(begin, end - begin); });
 }
 
 // ---------------------------------------------------------------- autograd function

@@ -17,6 +17,7 @@ namespace ws_kernel {
 std::atomic<bool> fused_enabled{true};
 
 using kernel::lane_sum;
+using kernel::parallel_rows;
 
 // Rows [first, last) of the forward: out = (w − μ)/d, and each row's μ, d and q (stats rows 0, 1, 2).
 template <typename T>
@@ -72,12 +73,6 @@ ESHIFT_KERNELS(float)
 ESHIFT_KERNELS(double)
 #undef ESHIFT_KERNELS
 
-// Rows in chunks of about 32 K elements per task.
-template <typename Fn>
-void parallel_rows(int64_t rows, int64_t K, Fn fn) {
-  at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / K), fn);
-}
-
 // The weight's filters each K consecutive elements: its own layout (contiguous or channels-last).
 at::MemoryFormat row_layout(const torch::Tensor& w) {
   return w.is_contiguous() ? at::MemoryFormat::Contiguous : at::MemoryFormat::ChannelsLast;
@@ -128,7 +123,7 @@ struct StandardizeWeightFunction : public torch::autograd::Function<StandardizeW
 bool fused_weight_standardization_applies(const torch::Tensor& w) {
   return ws_kernel::fused_enabled && w.device().is_cpu() && w.dim() >= 2 &&
          (w.scalar_type() == torch::kFloat32 || w.scalar_type() == torch::kFloat64) &&
-         (w.is_contiguous() || (w.dim() == 4 && w.is_contiguous(at::MemoryFormat::ChannelsLast)));
+         kernel::filters_consecutive(w);
 }
 
 torch::Tensor fused_standardize_weight(const torch::Tensor& w, double delta, bool delta_inside_sqrt) {

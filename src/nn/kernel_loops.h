@@ -1,7 +1,11 @@
 #pragma once
 // What eshift's hand-written CPU kernels share (nn/batch_norm_act.cpp, nn/fused_weight_standardization.cpp,
 // regularize/fused_eps_shift.cpp): per-instruction-set clones, and row sums in double that vectorize
-// without -ffast-math.
+// without -ffast-math, and the per-filter kernels' layout test and row chunks.
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+
+#include <algorithm>
 #include <cstdint>
 
 // An entry point compiled for x86-64-v4 (AVX-512 F/BW/DQ/VL), AVX2 and the x86-64 baseline; the
@@ -30,6 +34,18 @@ ESHIFT_INLINE double lane_sum(int64_t n, Term term) {
   double s = 0;
   for (int l = 0; l < kLanes; ++l) s += acc[l];
   return s;
+}
+
+// Whether each output filter of t (a row of its [out, n] view) occupies n consecutive elements:
+// contiguous, or a channels-last 4-D conv weight. The per-filter kernels need it.
+inline bool filters_consecutive(const at::Tensor& t) {
+  return t.is_contiguous() || (t.dim() == 4 && t.is_contiguous(at::MemoryFormat::ChannelsLast));
+}
+
+// fn(first, last) over filter rows [0, rows) of n elements each, in parallel chunks of about 32 K elements.
+template <typename Fn>
+void parallel_rows(int64_t rows, int64_t n, Fn fn) {
+  at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, n)), fn);
 }
 
 }  // namespace eshift::kernel

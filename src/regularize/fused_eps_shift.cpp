@@ -21,8 +21,8 @@ using kernel::lane_sum;
 
 // Rows [first, last). `out` may alias `w` (element j is read before it is written).
 template <typename T>
-ESHIFT_INLINE void add_rows_body(T* out, const T* w, int64_t first, int64_t last, int64_t n,
-                                                         WeightFamily family, double eps, double step) {
+ESHIFT_INLINE void add_rows_body(T* out, const T* w, int64_t first, int64_t last, int64_t n, WeightFamily family,
+                                 double eps, double step) {
   const double smallest_normal = std::numeric_limits<T>::min();
   for (int64_t o = first; o < last; ++o) {
     const T* x = w + o * n;
@@ -45,17 +45,13 @@ ESHIFT_CPU_CLONES void add_rows(double* out, const double* w, int64_t first, int
   add_rows_body(out, w, first, last, n, family, eps, step);
 }
 
-bool filters_consecutive(const torch::Tensor& t) {
-  return t.is_contiguous() || (t.dim() == 4 && t.is_contiguous(at::MemoryFormat::ChannelsLast));
-}
-
 }  // namespace eps_kernel
 
 bool fused_eps_shift_applies(const torch::Tensor& out, const torch::Tensor& w) {
   return eps_kernel::fused_enabled && w.device().is_cpu() && out.device().is_cpu() && w.dim() >= 2 &&
          (w.scalar_type() == torch::kFloat32 || w.scalar_type() == torch::kFloat64) &&
          out.scalar_type() == w.scalar_type() && out.sizes() == w.sizes() && out.strides() == w.strides() &&
-         eps_kernel::filters_consecutive(w);
+         kernel::filters_consecutive(w);
 }
 
 void fused_add_eps_shift_gradient_(torch::Tensor& out, const torch::Tensor& w, WeightFamily family, double eps,
@@ -69,7 +65,7 @@ void fused_add_eps_shift_gradient_(torch::Tensor& out, const torch::Tensor& w, W
   AT_DISPATCH_FLOATING_TYPES(w.scalar_type(), "eps_shift_gradient", [&] {
     scalar_t* op = out.data_ptr<scalar_t>();
     const scalar_t* wp = w.data_ptr<scalar_t>();
-    at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, n)), [&](int64_t first, int64_t last) {
+    kernel::parallel_rows(rows, n, [&](int64_t first, int64_t last) {
       eps_kernel::add_rows(op, wp, first, last, n, family, eps, step);
     });
   });
