@@ -40,6 +40,9 @@ torch::nn::BatchNorm2dImpl* synchronized(torch::nn::AnyModule& norm) {
 
 torch::Tensor apply_norm(torch::nn::AnyModule& norm, const torch::Tensor& x) {
   if (auto* bn = synchronized(norm)) return sync_batch_norm(*bn, x, batch_norm_sync());
+  // the fused kernels where they apply (channels-last CPU training), else bn's own forward
+  if (auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(norm.ptr()))
+    return batch_norm_act(*bn, x, {}, Activation::None);
   // Under autocast a conv hands GroupNorm a bfloat16/float16 input while γ and β stay float32, and
   // LibTorch 1.13's CPU kernel needs one dtype: normalize in γ's dtype (float32, as CUDA autocast
   // runs group_norm); the next conv casts the float32 result down again.

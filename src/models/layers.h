@@ -5,7 +5,7 @@
 //               (groups > 1) and depthwise (groups == in) convs too, so every conv of a model has the
 //               family (nn/param_roles.h gives a depthwise weight its own role)
 //   make_norm   BatchNorm2d or GroupNorm after it
-//   apply_norm  norm(x)
+//   apply_norm  norm(x), BatchNorm through the fused kernels too (without activation)
 //   norm_relu   relu(norm(x) [+ residual]), BatchNorm through the fused kernels (nn/batch_norm_act.h)
 //   (with --sync-bn, BatchNorm in training mode takes its statistics over every process:
 //   nn/sync_batch_norm.h)

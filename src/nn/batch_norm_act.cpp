@@ -65,34 +65,44 @@ ESHIFT_INLINE void channel_sums_body(const T* __restrict x, int64_t rows, int64_
   }
 }
 
-// y = relu(x·a + b [+ r]); NaN passes through like torch::relu
+// The activation: relu(z) with `relu`, else z itself. NaN passes through like torch::relu. The flag is
+// the same for a whole call: -O3 takes the test out of the loops (loop unswitching).
+template <typename A>
+ESHIFT_INLINE A activation(A z, bool relu) {
+  return relu && z < A(0) ? A(0) : z;
+}
+
+// y = act(x·a + b [+ r])
 template <typename T, typename A, int kC>
-ESHIFT_INLINE void affine_relu_body(const T* __restrict x, const T* __restrict r, T* __restrict y, int64_t rows,
-                                    int64_t C_runtime, const A* __restrict a, const A* __restrict b) {
+ESHIFT_INLINE void affine_act_body(const T* __restrict x, const T* __restrict r, T* __restrict y, int64_t rows,
+                                   int64_t C_runtime, const A* __restrict a, const A* __restrict b, bool relu) {
   const int64_t C = kC ? kC : C_runtime;
   for (int64_t m = 0; m < rows; ++m) {
     const int64_t o = m * C;
     if (r) {
-      for (int64_t c = 0; c < C; ++c) {
-        const A z = A(x[o + c]) * a[c] + b[c] + A(r[o + c]);
-        y[o + c] = T(z < A(0) ? A(0) : z);
-      }
+      for (int64_t c = 0; c < C; ++c) y[o + c] = T(activation(A(x[o + c]) * a[c] + b[c] + A(r[o + c]), relu));
     } else {
-      for (int64_t c = 0; c < C; ++c) {
-        const A z = A(x[o + c]) * a[c] + b[c];
-        y[o + c] = T(z < A(0) ? A(0) : z);
-      }
+      for (int64_t c = 0; c < C; ++c) y[o + c] = T(activation(A(x[o + c]) * a[c] + b[c], relu));
     }
   }
 }
 
-// Backward reduction. The masked gradient is g' = g where the ReLU's input was > 0, else 0; the
-// mask comes from y (> 0) when y is given (residual variant), else from x·a + b recomputed.
-// sum_g[c] += Σ g', sum_gx[c] += Σ g'·x; g' is stored to `masked` when it is given.
+// The gradient through the activation, g' = g where the ReLU's input x·a + b was > 0, else 0 (recomputed
+// from x); g' = g without ReLU. g is loaded unconditionally: a conditional load would block vectorization.
+template <typename A>
+ESHIFT_INLINE A through_activation(A g, A x, A a, A b, bool relu) {
+  return !relu || x * a + b > A(0) ? g : A(0);
+}
+
+// Backward reduction. g' is the gradient through the activation: with ReLU, g where its input was
+// > 0, else 0, the mask taken from y (> 0) when y is given (the ReLU + residual variant), else from
+// x·a + b recomputed; without ReLU, g.
+// sum_g[c] += Σ g', sum_gx[c] += Σ g'·x; g' is stored to `masked` when it is given (with y).
 template <typename T, typename A, int kC>
 ESHIFT_INLINE void masked_sums_body(const T* __restrict g, const T* __restrict x, const T* __restrict y,
                                     T* __restrict masked, int64_t rows, int64_t C_runtime, const A* __restrict a,
-                                    const A* __restrict b, double* __restrict sum_g, double* __restrict sum_gx) {
+                                    const A* __restrict b, bool relu, double* __restrict sum_g,
+                                    double* __restrict sum_gx) {
   const int64_t C = kC ? kC : C_runtime;
   Block<A, kC> block(C);
   A* __restrict bg = block.first();
@@ -111,8 +121,8 @@ ESHIFT_INLINE void masked_sums_body(const T* __restrict g, const T* __restrict x
         }
       } else {
         for (int64_t c = 0; c < C; ++c) {
-          const A xv = A(x[o + c]), gv = A(g[o + c]);
-          const A gm = xv * a[c] + b[c] > A(0) ? gv : A(0);
+          const A xv = A(x[o + c]);
+          const A gm = through_activation(A(g[o + c]), xv, a[c], b[c], relu);
           bg[c] += gm;
           bgx[c] += gm * xv;
         }
@@ -130,7 +140,7 @@ template <typename T, typename A, int kC>
 ESHIFT_INLINE void input_grad_body(const T* __restrict g, const T* __restrict masked, const T* __restrict x,
                                    T* __restrict dx, int64_t rows, int64_t C_runtime, const A* __restrict a,
                                    const A* __restrict b, const A* __restrict mu, const A* __restrict k,
-                                   const A* __restrict k0) {
+                                   const A* __restrict k0, bool relu) {
   const int64_t C = kC ? kC : C_runtime;
   for (int64_t m = 0; m < rows; ++m) {
     const int64_t o = m * C;
@@ -139,8 +149,8 @@ ESHIFT_INLINE void input_grad_body(const T* __restrict g, const T* __restrict ma
         dx[o + c] = T(a[c] * A(masked[o + c]) + k[c] * (A(x[o + c]) - mu[c]) + k0[c]);
     } else {
       for (int64_t c = 0; c < C; ++c) {
-        const A xv = A(x[o + c]), gv = A(g[o + c]);
-        const A gm = xv * a[c] + b[c] > A(0) ? gv : A(0);
+        const A xv = A(x[o + c]);
+        const A gm = through_activation(A(g[o + c]), xv, a[c], b[c], relu);
         dx[o + c] = T(a[c] * gm + k[c] * (xv - mu[c]) + k0[c]);
       }
     }
@@ -160,17 +170,17 @@ ESHIFT_INLINE void input_grad_body(const T* __restrict g, const T* __restrict ma
   ESHIFT_CPU_CLONES void channel_sums(const T* x, int64_t rows, int64_t C, double* sum, double* sumsq) {             \
     ESHIFT_DISPATCH_C(channel_sums_body, T, A, x, rows, C, sum, sumsq)                                               \
   }                                                                                                                  \
-  ESHIFT_CPU_CLONES void affine_relu(const T* x, const T* r, T* y, int64_t rows, int64_t C, const A* a,              \
-                                     const A* b) {                                                                   \
-    ESHIFT_DISPATCH_C(affine_relu_body, T, A, x, r, y, rows, C, a, b)                                                \
+  ESHIFT_CPU_CLONES void affine_act(const T* x, const T* r, T* y, int64_t rows, int64_t C, const A* a, const A* b, \
+                                    bool relu) {                                                                     \
+    ESHIFT_DISPATCH_C(affine_act_body, T, A, x, r, y, rows, C, a, b, relu)                                           \
   }                                                                                                                  \
   ESHIFT_CPU_CLONES void masked_sums(const T* g, const T* x, const T* y, T* masked, int64_t rows, int64_t C,         \
-                                     const A* a, const A* b, double* sum_g, double* sum_gx) {                        \
-    ESHIFT_DISPATCH_C(masked_sums_body, T, A, g, x, y, masked, rows, C, a, b, sum_g, sum_gx)                         \
+                                     const A* a, const A* b, bool relu, double* sum_g, double* sum_gx) {             \
+    ESHIFT_DISPATCH_C(masked_sums_body, T, A, g, x, y, masked, rows, C, a, b, relu, sum_g, sum_gx)                   \
   }                                                                                                                  \
   ESHIFT_CPU_CLONES void input_grad(const T* g, const T* masked, const T* x, T* dx, int64_t rows, int64_t C,         \
-                                    const A* a, const A* b, const A* mu, const A* k, const A* k0) {                  \
-    ESHIFT_DISPATCH_C(input_grad_body, T, A, g, masked, x, dx, rows, C, a, b, mu, k, k0)                             \
+                                    const A* a, const A* b, const A* mu, const A* k, const A* k0, bool relu) {       \
+    ESHIFT_DISPATCH_C(input_grad_body, T, A, g, masked, x, dx, rows, C, a, b, mu, k, k0, relu)                       \
   }
 ESHIFT_KERNELS(float, float)
 ESHIFT_KERNELS(double, double)
@@ -222,7 +232,7 @@ enum StatsRow { kMean = 0, kInvStd = 1, kScale = 2, kShift = 3 };  // a = γ·in
 template <typename T, typename A>
 torch::Tensor forward_impl(const torch::Tensor& x, const torch::Tensor& r, const torch::Tensor& weight,
                            const torch::Tensor& bias, torch::Tensor& running_mean, torch::Tensor& running_var,
-                           double momentum, double eps, torch::Tensor& stats) {
+                           double momentum, double eps, bool relu, torch::Tensor& stats) {
   const int64_t C = x.size(1), M = x.numel() / C;
   const T* xp = x.data_ptr<T>();
   std::vector<double> sum, sumsq;
@@ -249,15 +259,16 @@ torch::Tensor forward_impl(const torch::Tensor& x, const torch::Tensor& r, const
   const T* rp = r.defined() ? r.data_ptr<T>() : nullptr;
   T* yp = y.data_ptr<T>();
   map_rows(M, C, [&](int64_t begin, int64_t rows) {
-    affine_relu(xp + begin * C, rp ? rp + begin * C : nullptr, yp + begin * C, rows, C, at.data(), bt.data());
+    affine_act(xp + begin * C, rp ? rp + begin * C : nullptr, yp + begin * C, rows, C, at.data(), bt.data(), relu);
   });
   return y;
 }
 
-// Returns dx, the residual's gradient (the masked g'; undefined without residual), dγ, dβ.
+// Returns dx, the masked g' (the residual's gradient; undefined unless y is given), dγ, dβ. y is
+// given for the ReLU + residual variant, which takes its mask from it.
 template <typename T, typename A>
 torch::autograd::tensor_list backward_impl(const torch::Tensor& g, const torch::Tensor& x, const torch::Tensor& y,
-                                           const torch::Tensor& weight, const torch::Tensor& stats) {
+                                           const torch::Tensor& weight, const torch::Tensor& stats, bool relu) {
   const int64_t C = x.size(1), M = x.numel() / C;
   const double* st = stats.data_ptr<double>();
   const double *mean = st + kMean * C, *invstd = st + kInvStd * C, *a = st + kScale * C, *b = st + kShift * C;
@@ -272,7 +283,8 @@ torch::autograd::tensor_list backward_impl(const torch::Tensor& g, const torch::
     RECORD_USER_SCOPE("eshift::batch_norm_act_backward_sums");
     reduce_rows(M, C, sum_g, sum_gx, [&](int64_t begin, int64_t rows, double* s, double* s2) {
       const int64_t o = begin * C;
-      masked_sums(gp + o, xp + o, yp ? yp + o : nullptr, mp ? mp + o : nullptr, rows, C, at.data(), bt.data(), s, s2);
+      masked_sums(gp + o, xp + o, yp ? yp + o : nullptr, mp ? mp + o : nullptr, rows, C, at.data(), bt.data(), relu,
+                  s, s2);
     });
   }
   // dβ = Σ g', dγ = Σ g'·x̂ with x̂ = (x − μ)·invstd;
@@ -294,7 +306,7 @@ torch::autograd::tensor_list backward_impl(const torch::Tensor& g, const torch::
     map_rows(M, C, [&](int64_t begin, int64_t rows) {
       const int64_t o = begin * C;
       input_grad(gp + o, mp ? mp + o : nullptr, xp + o, dp + o, rows, C, at.data(), bt.data(), mu.data(), k.data(),
-                 k0.data());
+                 k0.data(), relu);
     });
   }
   return {dx, masked, dgamma, dbeta};
@@ -305,23 +317,24 @@ struct BatchNormActFunction : public torch::autograd::Function<BatchNormActFunct
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const c10::optional<torch::Tensor>& residual, const torch::Tensor& weight,
                                const torch::Tensor& bias, torch::Tensor running_mean, torch::Tensor running_var,
-                               double momentum, double eps) {
+                               double momentum, double eps, bool relu) {
     RECORD_USER_SCOPE("eshift::batch_norm_act_forward");
     const int64_t C = x.size(1), M = x.numel() / C;
     TORCH_CHECK(M > 1, "Expected more than 1 value per channel when training, got input size ", x.sizes());
     const torch::Tensor r = residual ? residual->contiguous(kChannelsLast) : torch::Tensor();
     torch::Tensor y, stats;
     if (x.scalar_type() == torch::kBFloat16) {
-      y = forward_impl<c10::BFloat16, float>(x, r, weight, bias, running_mean, running_var, momentum, eps, stats);
+      y = forward_impl<c10::BFloat16, float>(x, r, weight, bias, running_mean, running_var, momentum, eps, relu, stats);
     } else {
       AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_act_forward", [&] {
-        y = forward_impl<scalar_t, scalar_t>(x, r, weight, bias, running_mean, running_var, momentum, eps, stats);
+        y = forward_impl<scalar_t, scalar_t>(x, r, weight, bias, running_mean, running_var, momentum, eps, relu, stats);
       });
     }
     ctx->saved_data["stats"] = stats;
-    // the residual variant takes its ReLU mask from y; the plain one recomputes it from x
+    ctx->saved_data["relu"] = relu;
     ctx->saved_data["residual"] = r.defined();
-    if (r.defined())
+    // the ReLU + residual variant takes its mask from y; without residual it is recomputed from x
+    if (relu && r.defined())
       ctx->save_for_backward({x, weight, y});
     else
       ctx->save_for_backward({x, weight});
@@ -331,17 +344,20 @@ struct BatchNormActFunction : public torch::autograd::Function<BatchNormActFunct
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
-    const torch::Tensor y = ctx->saved_data["residual"].toBool() ? saved[2] : torch::Tensor();
+    const bool relu = ctx->saved_data["relu"].toBool(), residual = ctx->saved_data["residual"].toBool();
+    const torch::Tensor y = relu && residual ? saved[2] : torch::Tensor();
     const torch::Tensor g = grad_outputs[0].contiguous(kChannelsLast);
+    const torch::Tensor stats = ctx->saved_data["stats"].toTensor();
     torch::autograd::tensor_list grads;
     if (g.scalar_type() == torch::kBFloat16) {
-      grads = backward_impl<c10::BFloat16, float>(g, saved[0], y, saved[1], ctx->saved_data["stats"].toTensor());
+      grads = backward_impl<c10::BFloat16, float>(g, saved[0], y, saved[1], stats, relu);
     } else {
       AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "batch_norm_act_backward", [&] {
-        grads = backward_impl<scalar_t, scalar_t>(g, saved[0], y, saved[1], ctx->saved_data["stats"].toTensor());
+        grads = backward_impl<scalar_t, scalar_t>(g, saved[0], y, saved[1], stats, relu);
       });
     }
-    grads.resize(8);  // running_mean, running_var, momentum and eps get none
+    if (residual && !relu) grads[1] = g;  // without activation the residual's gradient is g itself
+    grads.resize(9);  // running_mean, running_var, momentum, eps and the activation get none
     return grads;
   }
 };
@@ -363,10 +379,13 @@ bool fused_applies(const torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x,
 
 }  // namespace
 
-torch::Tensor batch_norm_act(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual) {
+torch::Tensor batch_norm_act(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual,
+                             Activation activation) {
+  const bool relu = activation == Activation::ReLU;
   if (!fused_applies(bn, x, residual)) {
     auto y = bn.forward(x);
-    return torch::relu(residual.defined() ? y + residual : y);
+    if (residual.defined()) y = y + residual;
+    return relu ? torch::relu(y) : y;
   }
   // running-statistics bookkeeping exactly as torch::nn::BatchNorm2d's forward
   const auto& o = bn.options;
@@ -377,7 +396,8 @@ torch::Tensor batch_norm_act(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor
   }
   const c10::optional<torch::Tensor> residual_opt =
       residual.defined() ? c10::optional<torch::Tensor>(residual) : c10::nullopt;
-  return BatchNormActFunction::apply(x, residual_opt, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor, o.eps());
+  return BatchNormActFunction::apply(x, residual_opt, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor, o.eps(),
+                                     relu);
 }
 
 void set_fused_batch_norm_act(bool enabled) { fused_enabled = enabled; }

@@ -39,9 +39,9 @@ struct Outcome {
   std::string grad_fn;
 };
 
-// Two training steps of relu(bn(x) [+ r]) with upstream gradient g, fused or not, on a copy of `bn`.
+// Two training steps of act(bn(x) [+ r]) with upstream gradient g, fused or not, on a copy of `bn`.
 Outcome run(const torch::nn::BatchNorm2d& proto, const torch::Tensor& x0, const torch::Tensor& r0,
-            const torch::Tensor& g, bool fused) {
+            const torch::Tensor& g, bool fused, Activation activation) {
   FusedSwitch on(fused);
   auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(proto->clone());
   bn->train();
@@ -50,7 +50,7 @@ Outcome run(const torch::nn::BatchNorm2d& proto, const torch::Tensor& x0, const 
     auto x = x0.clone().contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
     auto r = r0.defined() ? r0.clone().contiguous(at::MemoryFormat::ChannelsLast).requires_grad_() : torch::Tensor();
     bn->zero_grad();
-    o.y = batch_norm_act(*bn, x, r);
+    o.y = batch_norm_act(*bn, x, r, activation);
     o.y.backward(g);
     o.dx = x.grad();
     o.dr = r.defined() ? r.grad() : torch::Tensor();
@@ -74,10 +74,10 @@ void expect_close(const torch::Tensor& a, const torch::Tensor& b, const std::str
 
 }  // namespace
 
-class BatchNormActFloat64 : public ::testing::TestWithParam<std::tuple<int64_t, bool, bool>> {};
+class BatchNormActFloat64 : public ::testing::TestWithParam<std::tuple<int64_t, bool, bool, Activation>> {};
 
 TEST_P(BatchNormActFloat64, MatchesThePlainCompositionInOutputsGradientsAndRunningStatistics) {
-  const auto [C, with_residual, cumulative] = GetParam();
+  const auto [C, with_residual, cumulative, activation] = GetParam();
   torch::manual_seed(C + 7 * with_residual);
   auto bn = make_bn(C, cumulative ? c10::nullopt : c10::optional<double>(0.1));
   auto opts = torch::TensorOptions().dtype(torch::kFloat64);
@@ -86,13 +86,15 @@ TEST_P(BatchNormActFloat64, MatchesThePlainCompositionInOutputsGradientsAndRunni
   auto r = with_residual ? torch::randn({6, C, 5, 7}, opts) : torch::Tensor();
   auto g = torch::randn({6, C, 5, 7}, opts).contiguous(at::MemoryFormat::ChannelsLast);
 
-  const Outcome fused = run(bn, x, r, g, true), plain = run(bn, x, r, g, false);
+  const Outcome fused = run(bn, x, r, g, true, activation), plain = run(bn, x, r, g, false, activation);
   EXPECT_NE(fused.grad_fn.find("BatchNormActFunction"), std::string::npos) << "fused path not taken: " << fused.grad_fn;
   EXPECT_EQ(plain.grad_fn.find("BatchNormActFunction"), std::string::npos);
-  // the ReLU must be active on a real share of the elements, or the mask is not tested
-  const double active = (plain.y > 0).to(torch::kFloat64).mean().item<double>();
-  EXPECT_GT(active, 0.2);
-  EXPECT_LT(active, 0.8);
+  // with ReLU, the mask must cut a real share of the elements, or it is not tested; without, the
+  // output keeps its negative values
+  const double positive = (plain.y > 0).to(torch::kFloat64).mean().item<double>();
+  EXPECT_GT(positive, 0.2);
+  EXPECT_LT(positive, 0.8);
+  EXPECT_EQ((plain.y < 0).any().item<bool>(), activation == Activation::None);
   EXPECT_TRUE(fused.y.is_contiguous(at::MemoryFormat::ChannelsLast));
   expect_close(fused.y, plain.y, "y");
   expect_close(fused.dx, plain.dx, "dx");
@@ -108,9 +110,14 @@ TEST_P(BatchNormActFloat64, MatchesThePlainCompositionInOutputsGradientsAndRunni
 // C = 16, 32, 64 run the kernels compiled with C fixed, 3 and 40 the generic ones
 INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormActFloat64,
                          ::testing::Combine(::testing::Values<int64_t>(3, 16, 32, 40, 64), ::testing::Bool(),
-                                            ::testing::Values(false)));
+                                            ::testing::Values(false), ::testing::Values(Activation::ReLU)));
 INSTANTIATE_TEST_SUITE_P(CumulativeAverage, BatchNormActFloat64,
-                         ::testing::Combine(::testing::Values<int64_t>(16), ::testing::Bool(), ::testing::Values(true)));
+                         ::testing::Combine(::testing::Values<int64_t>(16), ::testing::Bool(), ::testing::Values(true),
+                                            ::testing::Values(Activation::ReLU)));
+// BatchNorm alone (ResNet's projection shortcut) and before an addition without ReLU
+INSTANTIATE_TEST_SUITE_P(WithoutActivation, BatchNormActFloat64,
+                         ::testing::Combine(::testing::Values<int64_t>(3, 16, 40), ::testing::Bool(),
+                                            ::testing::Values(false), ::testing::Values(Activation::None)));
 
 TEST(BatchNormAct, FallsBackToThePlainOpsWhereTheKernelsDoNotApply) {
   torch::manual_seed(0);
@@ -147,6 +154,7 @@ TEST(BatchNormAct, RejectsOneValuePerChannelLikeBatchNorm) {
 // result once: outputs and input gradients within bfloat16's rounding (2^-8 relative), the
 // parameters' gradients and running statistics (float32, sums in double) within float32's.
 TEST(BatchNormAct, Bfloat16MatchesTheFloat32CompositionOfTheSameValuesWithinBfloat16Rounding) {
+  for (const auto activation : {Activation::ReLU, Activation::None})
   for (bool with_residual : {false, true}) {
     torch::manual_seed(1);
     const int64_t C = 32;
@@ -162,7 +170,7 @@ TEST(BatchNormAct, Bfloat16MatchesTheFloat32CompositionOfTheSameValuesWithinBflo
       bn->train();
       auto xi = x.to(dtype).contiguous(cl).detach().clone().requires_grad_();
       auto ri = r.defined() ? r.to(dtype).contiguous(cl).detach().clone().requires_grad_() : torch::Tensor();
-      auto y = batch_norm_act(*bn, xi, ri);
+      auto y = batch_norm_act(*bn, xi, ri, activation);
       y.backward(g.to(dtype));
       Outcome o;
       o.y = y.detach();
@@ -176,7 +184,8 @@ TEST(BatchNormAct, Bfloat16MatchesTheFloat32CompositionOfTheSameValuesWithinBflo
       return o;
     };
     const Outcome fused = step(true, torch::kBFloat16), plain = step(false, torch::kFloat32);
-    const std::string what = with_residual ? "with residual: " : "without residual: ";
+    const std::string what = std::string(activation == Activation::ReLU ? "ReLU, " : "no activation, ") +
+                             (with_residual ? "with residual: " : "without residual: ");
     EXPECT_NE(fused.grad_fn.find("BatchNormActFunction"), std::string::npos) << what << fused.grad_fn;
     EXPECT_EQ(fused.y.scalar_type(), torch::kBFloat16);
     EXPECT_EQ(fused.dx.scalar_type(), torch::kBFloat16);
