@@ -49,7 +49,12 @@ class BenchCommand : public Command {
                  "weight standardization as one function with its own kernels (CPU, float32/float64 weights)")
         ->capture_default_str();
     app.add_flag("--fused-reg,!--no-fused-reg", c.fused_eps_shift,
-                 "the ε-shifted L2 gradient added by one kernel (CPU, float32/float64 weights)")
+                 "the ε-shifted L2 gradient added by one kernel (CPU, float32/float64 weights), where the fused SGD "
+                 "step does not add it itself")
+        ->capture_default_str();
+    app.add_flag("--fused-sgd,!--no-fused-sgd", c.fused_sgd_step,
+                 "the momentum step with its decay (none, L2, ε-shifted) as one kernel per parameter (CPU, "
+                 "float32/float64 parameters)")
         ->capture_default_str();
     app.add_option("--loader", loader_dir_,
                    "instead of training steps: time the ImageNet loader (RandomResizedCrop + flip) on the image folder "

@@ -21,6 +21,7 @@
 #include "eshift/nn/fused_weight_standardization.h"
 #include "eshift/nn/param_roles.h"
 #include "eshift/observe/probes.h"
+#include "eshift/optim/fused_sgd_step.h"
 #include "eshift/optim/regularized_sgd.h"
 #include "eshift/regularize/fused_eps_shift.h"
 #include "eshift/regularize/decay_policy.h"
@@ -145,6 +146,7 @@ BenchResult run_step_benchmark(const BenchConfig& config) {
   set_fused_batch_norm_act(config.fused_batch_norm_act);
   set_fused_weight_standardization(config.fused_weight_standardization);
   set_fused_eps_shift(config.fused_eps_shift);
+  set_fused_sgd_step(config.fused_sgd_step);
   torch::manual_seed(config.seed);
   auto model = build_model(config.model);
   policy.placement().place(*model);

@@ -25,6 +25,7 @@ struct BenchConfig {
   bool fused_batch_norm_act = true;  // batch_norm_act.h's fused kernels (false: LibTorch's ops)
   bool fused_weight_standardization = true;  // fused_weight_standardization.h (false: LibTorch's ops)
   bool fused_eps_shift = true;  // fused_eps_shift.h (false: LibTorch's ops)
+  bool fused_sgd_step = true;  // optim/fused_sgd_step.h (false: LibTorch's ops)
   bool profile = false;              // record LibTorch's per-operator times during the timed steps
   bool count_flops = false;          // count the model's conv FLOPs (one more forward, after the timing; classifiers)
   int probe_every = 0;               // run the trainer's probes around every N-th step (0: never), timed

@@ -3,6 +3,7 @@
 #include <torch/optim/serialize.h>
 
 #include "eshift/core/torch_compat.h"
+#include "eshift/optim/fused_sgd_step.h"
 #include "eshift/optim/option_archive.h"
 #include "eshift/optim/param_groups.h"
 #include "eshift/optim/trust_ratio.h"
@@ -88,6 +89,7 @@ RegularizedSGD::RegularizedSGD(const std::vector<RegularizedGroup>& groups, Regu
 void regularized_sgd_update_(torch::Tensor& p, const torch::Tensor& grad, torch::Tensor& momentum_buffer,
                              const RegularizedSGDOptions& o) {
   torch::NoGradGuard no_grad;
+  if (fused_sgd_step_applies(p, grad, momentum_buffer, o)) return fused_sgd_step_(p, grad, momentum_buffer, o);
   const auto& reg = o.regularizer();
   bool coupled = reg.coupled();
   auto d_p = grad;

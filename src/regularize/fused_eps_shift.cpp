@@ -4,10 +4,9 @@
 #include <ATen/record_function.h>
 
 #include <atomic>
-#include <cmath>
-#include <limits>
 
 #include "eshift/nn/kernel_loops.h"
+#include "eshift/regularize/eps_shift_row.h"
 
 // The formulas are in the header. Compiled at -O3; the row kernel for each instruction set.
 namespace eshift {
@@ -17,21 +16,15 @@ namespace eps_kernel {
 
 std::atomic<bool> fused_enabled{true};
 
-using kernel::lane_sum;
-
 // Rows [first, last). `out` may alias `w` (element j is read before it is written).
 template <typename T>
 ESHIFT_INLINE void add_rows_body(T* out, const T* w, int64_t first, int64_t last, int64_t n, WeightFamily family,
                                  double eps, double step) {
-  const double smallest_normal = std::numeric_limits<T>::min();
   for (int64_t o = first; o < last; ++o) {
     const T* x = w + o * n;
     T* y = out + o * n;
-    const double c = family == WeightFamily::WN ? 0.0 : lane_sum(n, [&](int64_t j) { return double(x[j]); }) / double(n);
-    const double ss = lane_sum(n, [&](int64_t j) { return (double(x[j]) - c) * (double(x[j]) - c); });
-    const double r = family == WeightFamily::WS ? std::sqrt(ss / double(n - 1)) : std::sqrt(ss);
-    const double f = r >= smallest_normal ? 1 - eps / r : 1.0;
-    const double a = step * f, b = step * c * (1 - f);  // step·[f(w − c) + c] = a·w + b
+    const kernel::AffineRow row = kernel::eps_shift_row(x, n, family, eps);
+    const double a = step * row.a, b = step * row.b;  // step·[f(w − c) + c] = a·w + b
     for (int64_t j = 0; j < n; ++j) y[j] = T(double(y[j]) + (a * double(x[j]) + b));
   }
 }
