@@ -10,7 +10,7 @@ StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& o
                       const Batch& batch, const GradientHook& gradient_hook, const GradientHook& before_update,
                       const AfterBackward& after_backward) {
   auto [output, loss] = policy.forward(model, task, batch);
-  optimizer.zero_grad();
+  clear_gradients(optimizer);
   policy.backward(loss);
   if (after_backward) after_backward(loss);
   if (gradient_hook) gradient_hook();
@@ -22,6 +22,11 @@ StepResult train_step(Model& model, const Task& task, torch::optim::Optimizer& o
   const double value = loss.item<double>();
   // under loss scaling the scaler skipped this step; the trainer still counts non-finite losses in a row
   return {output.detached(), value, stepped, std::isfinite(value) ? "" : "the loss"};
+}
+
+void clear_gradients(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups())
+    for (auto& p : group.params()) p.mutable_grad().reset();
 }
 
 std::string first_nonfinite(Model& model, const torch::Tensor& loss) {

@@ -1,6 +1,6 @@
 #pragma once
 // One training step and one evaluation pass, for any model, task and execution policy:
-//   forward + loss (policy) → zero_grad → backward (policy) → after_backward (data parallelism)
+//   forward + loss (policy) → clear gradients → backward (policy) → after_backward (data parallelism)
 //     → gradient hook
 //     → non-finite check (loss and every gradient; under float16 loss scaling only the loss, after
 //       the scaler, which skips overflowing steps itself)
@@ -35,6 +35,12 @@ struct StepResult {
   bool stepped = true;    // false when the step was skipped (float16 overflow, or non-finite)
   std::string nonfinite;  // "" or what was not finite: "the loss", "the gradient of <parameter>"
 };
+
+// Sets every parameter's gradient to none (LibTorch 2.x's zero_grad() default, and PyTorch's since
+// 2.0), on 1.13 too: backward then stores each gradient instead of adding it to zeros (two passes
+// over the parameters' size less a step), and the optimizers skip a parameter the loss does not
+// reach, as torch.optim does. (Across processes, the gradient reducer gives such a parameter zeros.)
+void clear_gradients(torch::optim::Optimizer& optimizer);
 
 // "" when the loss and every gradient are finite, else the first that is not (in parameter order).
 std::string first_nonfinite(Model& model, const torch::Tensor& loss);
