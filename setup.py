@@ -37,7 +37,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 SOURCES = [
     "src/nn/family.cpp", "src/nn/weight_family.cpp", "src/nn/fused_weight_standardization.cpp", "src/nn/param_roles.cpp",
     "src/regularize/regularizer.cpp", "src/regularize/fused_eps_shift.cpp", "src/regularize/decay_policy.cpp", "src/regularize/decay_flags.cpp",
-    "src/optim/regularized_sgd.cpp", "src/optim/fused_sgd_step.cpp", "src/optim/regularized_adam.cpp", "src/optim/projection.cpp",
+    "src/optim/regularized_sgd.cpp", "src/optim/fused_sgd_step.cpp", "src/optim/regularized_adam.cpp", "src/optim/fused_adam_step.cpp", "src/optim/projection.cpp",
     "src/optim/option_archive.cpp",
     "src/observe/probes.cpp", "src/observe/probe_record.cpp", "src/observe/collapse_watch.cpp",
 ]

@@ -35,13 +35,14 @@ ESHIFT_INLINE void step_rows_body(T* p, const T* g, T* buf, int64_t first, int64
     T* pr = p + o * n;
     const T* gr = g + o * n;
     T* br = buf + o * n;
-    kernel::AffineRow row{0.0, 0.0};
-    if (s.decay == Decay::L2) row = {1.0, 0.0};
-    if (s.decay == Decay::EpsShifted) row = kernel::eps_shift_row(pr, len, s.family, s.eps);
-    const double a = s.scale * s.lambda * row.a, b = s.scale * s.lambda * row.b;  // s·∂R/∂p = a·p + b
+    // ∂R/∂p = λ·shift(p): the ε-shifted filter's, or p itself (L2)
+    const kernel::FilterShift shift =
+        s.decay == Decay::EpsShifted ? kernel::eps_shift_row(pr, len, s.family, s.eps) : kernel::FilterShift{};
+    const double decay = s.decay == Decay::None ? 0.0 : s.lambda;
     for (int64_t j = 0; j < len; ++j) {
       const double pj = double(pr[j]);
-      const T u = T(s.momentum * double(br[j]) + (s.scale * double(gr[j]) + (a * pj + b)));
+      const double dj = decay == 0.0 ? 0.0 : decay * shift(pj);
+      const T u = T(s.momentum * double(br[j]) + s.scale * (double(gr[j]) + dj));
       br[j] = u;
       pr[j] = T(pj - s.lr * double(u));
     }

@@ -4,9 +4,9 @@
 //
 //   buf ← α·buf + s·(g + ∂R/∂p),   p ← p − η·buf        (s = 1 − dampening)
 //
-// per filter row of p's [out, n] view, with ∂R/∂p = λ·(a·p + b) for the row (a, b) of the coupled
-// regularizer: the ε-shifted one's from the filter's own center and radius, computed before p changes
-// (regularize/eps_shift_row.h); (1, 0) for L2; none without decay. Computed in double, buf rounded
+// per filter row of p's [out, n] view, with ∂R/∂p = λ·(f·(p − c) + c) for the coupled regularizer:
+// f and c the ε-shifted one's, from the filter's own center and radius before p changes
+// (regularize/eps_shift_row.h); ∂R/∂p = λp for L2; none without decay. Computed in double, buf rounded
 // once to p's type and p updated with the rounded buf (the buffer is the state a checkpoint keeps).
 //
 // Applies to the plain momentum step (a buffer from an earlier step, no nesterov, LARS or SGDP) of a

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "eshift/core/torch_compat.h"
+#include "eshift/optim/fused_adam_step.h"
 #include "eshift/optim/option_archive.h"
 #include "eshift/optim/param_groups.h"
 #include "eshift/optim/trust_ratio.h"
@@ -92,14 +93,15 @@ RegularizedAdam::RegularizedAdam(const std::vector<RegularizedGroup>& groups, Re
 void regularized_adam_update_(torch::Tensor& p, const torch::Tensor& grad_in, int64_t& step, torch::Tensor& m,
                               torch::Tensor& v, const RegularizedAdamOptions& o) {
   torch::NoGradGuard no_grad;
+  if (!m.defined()) m = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+  if (!v.defined()) v = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+  if (fused_adam_step_applies(p, grad_in, m, v, o)) return fused_adam_step_(p, grad_in, ++step, m, v, o);
   const auto& reg = o.regularizer();
   auto grad = grad_in;
   if (reg.coupled()) {
     grad = grad.clone();
     reg.add_gradient_(grad, p);
   }
-  if (!m.defined()) m = torch::zeros_like(p, torch::MemoryFormat::Preserve);
-  if (!v.defined()) v = torch::zeros_like(p, torch::MemoryFormat::Preserve);
   ++step;
   m.mul_(o.beta1()).add_(grad, 1 - o.beta1());
   v.mul_(o.beta2()).addcmul_(grad, grad, 1 - o.beta2());

@@ -23,9 +23,8 @@ ESHIFT_INLINE void add_rows_body(T* out, const T* w, int64_t first, int64_t last
   for (int64_t o = first; o < last; ++o) {
     const T* x = w + o * n;
     T* y = out + o * n;
-    const kernel::AffineRow row = kernel::eps_shift_row(x, n, family, eps);
-    const double a = step * row.a, b = step * row.b;  // step·[f(w − c) + c] = a·w + b
-    for (int64_t j = 0; j < n; ++j) y[j] = T(double(y[j]) + (a * double(x[j]) + b));
+    const kernel::FilterShift shift = kernel::eps_shift_row(x, n, family, eps);
+    for (int64_t j = 0; j < n; ++j) y[j] = T(double(y[j]) + step * shift(double(x[j])));
   }
 }
 

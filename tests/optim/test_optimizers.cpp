@@ -141,7 +141,9 @@ TEST(RegularizedAdam, L2AndDecoupledEqualLibTorchAdamAndAdamW) {
       ours.step();
       theirs->step();
     }
-    EXPECT_LT(max_abs(a.detach() - b.detach()), 1e-15) << (decoupled ? "AdamW" : "Adam");
+    // within float64 rounding of the largest weight: the fused step (optim/fused_adam_step.h) rounds
+    // in another order than torch's ops (measured: 1.1e-15 at weights up to about 2.5)
+    EXPECT_LT(max_abs(a.detach() - b.detach()), 1e-14 * max_abs(b.detach())) << (decoupled ? "AdamW" : "Adam");
     EXPECT_GT(max_abs(a.detach() - w0), 0.01);
   }
 }
