@@ -22,6 +22,20 @@ inline bool eps_shifted(const Regularizer& reg) {
   return reg.active() && reg.kind == RegKind::EpsShifted && reg.eps != 0;
 }
 
+// What both kernels need of the parameter: float32/float64 on the CPU, not empty, each filter's
+// elements consecutive, and a filter structure (dim ≥ 2) for the ε-shift.
+inline bool step_kernel_takes(const torch::Tensor& p, const Regularizer& reg) {
+  return p.device().is_cpu() && (p.scalar_type() == torch::kFloat32 || p.scalar_type() == torch::kFloat64) &&
+         p.numel() > 0 && filters_consecutive(p) && (!eps_shifted(reg) || p.dim() >= 2);
+}
+
+// A gradient or state tensor the kernels read beside p: defined, with p's device, type, shape and
+// strides, and not p itself.
+inline bool same_layout(const torch::Tensor& t, const torch::Tensor& p) {
+  return t.defined() && t.device() == p.device() && t.scalar_type() == p.scalar_type() && t.sizes() == p.sizes() &&
+         t.strides() == p.strides() && !t.is_same(p);
+}
+
 struct DecayRows {
   Decay decay = Decay::None;
   double lambda = 0, eps = 0;

@@ -61,20 +61,13 @@ ESHIFT_CPU_CLONES void step_rows(double* p, const double* g, double* m, double* 
   step_rows_body(p, g, m, v, first, last, s);
 }
 
-bool same_layout(const torch::Tensor& t, const torch::Tensor& p) {
-  return t.defined() && t.device() == p.device() && t.scalar_type() == p.scalar_type() && t.sizes() == p.sizes() &&
-         t.strides() == p.strides() && !t.is_same(p);
-}
-
 }  // namespace adam_kernel
 
 bool fused_adam_step_applies(const torch::Tensor& p, const torch::Tensor& grad, const torch::Tensor& m,
                              const torch::Tensor& v, const RegularizedAdamOptions& o) {
-  return adam_kernel::fused_enabled && !o.trust_ratio() && o.projection() == Projection::Off && p.device().is_cpu() &&
-         (p.scalar_type() == torch::kFloat32 || p.scalar_type() == torch::kFloat64) && p.numel() > 0 &&
-         kernel::filters_consecutive(p) && adam_kernel::same_layout(grad, p) && adam_kernel::same_layout(m, p) &&
-         adam_kernel::same_layout(v, p) && !m.is_same(v) && !m.is_same(grad) && !v.is_same(grad) &&
-         (!kernel::eps_shifted(o.regularizer()) || p.dim() >= 2);
+  return adam_kernel::fused_enabled && !o.trust_ratio() && o.projection() == Projection::Off &&
+         kernel::step_kernel_takes(p, o.regularizer()) && kernel::same_layout(grad, p) && kernel::same_layout(m, p) &&
+         kernel::same_layout(v, p) && !m.is_same(v) && !m.is_same(grad) && !v.is_same(grad);
 }
 
 void fused_adam_step_(torch::Tensor& p, const torch::Tensor& grad, int64_t step, torch::Tensor& m, torch::Tensor& v,

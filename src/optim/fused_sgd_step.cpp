@@ -56,15 +56,9 @@ bool fused_sgd_step_applies(const torch::Tensor& p, const torch::Tensor& grad, c
                             const RegularizedSGDOptions& o) {
   const Regularizer& reg = o.regularizer();
   return sgd_kernel::fused_enabled && o.momentum() > 0 && !o.nesterov() && o.trust_coefficient() == 0 &&
-         o.projection() == Projection::Off && (!reg.active() || !reg.decoupled) && momentum_buffer.defined() &&
-         grad.defined() && p.device().is_cpu() &&
-         (p.scalar_type() == torch::kFloat32 || p.scalar_type() == torch::kFloat64) && p.numel() > 0 &&
-         grad.device() == p.device() && momentum_buffer.device() == p.device() &&
-         grad.scalar_type() == p.scalar_type() && momentum_buffer.scalar_type() == p.scalar_type() &&
-         grad.sizes() == p.sizes() && momentum_buffer.sizes() == p.sizes() && grad.strides() == p.strides() &&
-         momentum_buffer.strides() == p.strides() && kernel::filters_consecutive(p) &&
-         !p.is_same(grad) && !momentum_buffer.is_same(grad) && !momentum_buffer.is_same(p) &&
-         (!kernel::eps_shifted(reg) || p.dim() >= 2);
+         o.projection() == Projection::Off && (!reg.active() || !reg.decoupled) &&
+         kernel::step_kernel_takes(p, reg) && kernel::same_layout(grad, p) && kernel::same_layout(momentum_buffer, p) &&
+         !momentum_buffer.is_same(grad);
 }
 
 void fused_sgd_step_(torch::Tensor& p, const torch::Tensor& grad, torch::Tensor& momentum_buffer,
